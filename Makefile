@@ -1,0 +1,33 @@
+# The same commands locally and in CI.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-dev
+
+.PHONY: run test lint mypy format check bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP)  ## the service with its embedded defaults and the demo catalog
+	$(PY) -m service serve --demo
+
+test: $(STAMP)  ## every test, against a private redis-server and SQLite files
+	$(PY) -m pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check service tests bench
+
+mypy: $(STAMP)
+	$(VENV)/bin/mypy service
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format service tests bench
+
+check: lint mypy test
+
+clean:
+	rm -rf $(VENV) data

@@ -1,0 +1,85 @@
+"""Public endpoints called from article pages: shares, share links, views, stats."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..appkeys import ENGAGEMENT, SETTINGS
+from ..domain.engagement import Requester
+from ..domain.errors import InvalidInput
+from ..domain.networks import Network
+from ..domain.visitors import client_ip
+from .parsing import decode_json, read_body, validate
+
+EVENT_ID = r"^[A-Za-z0-9_.:-]{8,128}$"
+MAX_STATS_IDS = 100
+
+
+class ShareIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    network: Network
+    event_id: str | None = Field(None, pattern=EVENT_ID)
+
+
+class ViewIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    event_id: str | None = Field(None, pattern=EVENT_ID)
+    referrer: str | None = Field(None, max_length=2048)
+
+
+def requester(request: web.Request) -> Requester:
+    settings = request.app[SETTINGS]
+    ip = client_ip(request.remote, request.headers.get("X-Forwarded-For"), settings.trusted_proxies)
+    return Requester(ip=ip, user_agent=request.headers.get("User-Agent", ""), method=request.method)
+
+
+async def _public_json(request: web.Request, allow_empty: bool = False) -> object:
+    body = await read_body(request, request.app[SETTINGS].max_public_body)
+    return decode_json(body, allow_empty)
+
+
+async def share(request: web.Request) -> web.Response:
+    data = validate(ShareIn, await _public_json(request))
+    engagement = request.app[ENGAGEMENT]
+    body = await engagement.share(request.match_info["article_id"], data.network, data.event_id)
+    return web.json_response(body, status=201)
+
+
+async def redirect(request: web.Request) -> web.Response:
+    target = await request.app[ENGAGEMENT].click(request.match_info["code"], requester(request))
+    headers = {"Location": target, "Cache-Control": "private, max-age=0, no-store", "Referrer-Policy": "unsafe-url"}
+    return web.Response(status=302, headers=headers)
+
+
+async def view(request: web.Request) -> web.Response:
+    data = validate(ViewIn, await _public_json(request, allow_empty=True))
+    status = await request.app[ENGAGEMENT].view(request.match_info["article_id"], data.event_id, requester(request))
+    return web.json_response({"status": status}, status=202)
+
+
+async def stats(request: web.Request) -> web.Response:
+    article_id = request.match_info["article_id"]
+    found = await request.app[ENGAGEMENT].stats([article_id])
+    if article_id not in found:
+        raise web.HTTPNotFound(reason=f"no article {article_id!r}")
+    return web.json_response(found[article_id], headers={"Cache-Control": "no-cache"})
+
+
+async def stats_many(request: web.Request) -> web.Response:
+    raw = request.query.get("ids", "")
+    ids = list(dict.fromkeys(i for i in raw.split(",") if i))
+    if not ids:
+        raise InvalidInput("give ids=a,b,c")
+    if len(ids) > MAX_STATS_IDS:
+        raise InvalidInput(f"at most {MAX_STATS_IDS} ids", {"given": len(ids)})
+    found = await request.app[ENGAGEMENT].stats(ids)
+    return web.json_response({"articles": found}, headers={"Cache-Control": "no-cache"})
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_post("/v1/articles/{article_id}/shares", share)
+    app.router.add_post("/v1/articles/{article_id}/views", view)
+    app.router.add_get("/v1/articles/{article_id}/stats", stats)
+    app.router.add_get("/v1/stats", stats_many)
+    app.router.add_get("/s/{code}", redirect)  # GET route answers HEAD too (counted as a bot click)

@@ -1,0 +1,149 @@
+"""The application factory: resources in cleanup contexts, routes from each API module."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from . import appkeys as K
+from .api import catalog as catalog_api
+from .api import health as health_api
+from .api import public as public_api
+from .api.errors import error_middleware
+from .config import Settings
+from .domain.catalog import Catalog
+from .domain.engagement import Engagement, EventPolicy
+from .domain.flusher import Flusher, Hook
+from .storage import schema
+from .storage.embedded import EmbeddedRedis
+from .storage.redis_batches import RedisBatches
+from .storage.redis_client import make_client, warn_if_evicting
+from .storage.redis_counters import RedisCounters
+from .storage.redis_index import RedisIndex
+from .storage.salts import DailySalt
+from .storage.sqlite_counters import SqliteCounters
+from .storage.sqlite_store import SqliteStore
+
+log = logging.getLogger(__name__)
+
+
+async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[K.SETTINGS]
+    embedded = None
+    url = settings.redis_url
+    if url is None:
+        embedded = EmbeddedRedis(settings.embedded_redis_dir)
+        url = await embedded.start()
+    client = make_client(url, settings)
+    try:
+        await client.ping()
+        await warn_if_evicting(client)
+        app[K.REDIS] = client
+        yield
+    finally:
+        await client.aclose()
+        if embedded is not None:
+            await embedded.stop()
+
+
+async def sqlite_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[K.SETTINGS]
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = await schema.connect(str(settings.sqlite_path), settings.sqlite_busy_timeout_ms)
+    app[K.DB] = db
+    app[K.STORE] = SqliteStore(db)
+    try:
+        yield
+    finally:
+        await db.close()
+
+
+async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[K.SETTINGS]
+    redis = app[K.REDIS]
+    index = RedisIndex(redis)
+    catalog = Catalog(app[K.STORE], index, settings.host_allowed)
+    app[K.CATALOG] = catalog
+    app[K.ENGAGEMENT] = Engagement(
+        RedisCounters(redis),
+        index,
+        DailySalt(redis),
+        catalog,
+        settings.public_base_url,
+        EventPolicy(settings.event_id_ttl_s, settings.retry_dedupe_ttl_s),
+    )
+    rebuilt = await catalog.rebuild()
+    if rebuilt:
+        log.info("rebuilt the redis index of %d articles from SQLite", rebuilt)
+    yield
+
+
+async def demo_ctx(app: web.Application) -> AsyncIterator[None]:
+    from .demo import load_demo
+
+    loaded = await load_demo(app[K.CATALOG])
+    log.info("demo catalog: %d articles", loaded)
+    yield
+
+
+async def flusher_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[K.SETTINGS]
+    flusher = Flusher(
+        RedisBatches(app[K.REDIS]),
+        SqliteCounters(app[K.DB], app.get(FLUSH_HOOK) or _no_hook),
+        app[K.CATALOG],
+        settings.hourly_retention_days,
+        settings.ledger_retention_days,
+        hook=app.get(FLUSH_HOOK) or _no_hook,
+    )
+    app[K.FLUSHER] = flusher
+    task = asyncio.create_task(flusher.run(settings.flush_interval_s)) if app[RUN_FLUSHER] else None
+    try:
+        yield
+    finally:
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            await flusher.flush_logged()  # the final flush after SIGTERM
+
+
+async def _no_hook(step: str) -> None:
+    return None
+
+
+FLUSH_HOOK = web.AppKey("flush_hook", Hook)
+RUN_FLUSHER = web.AppKey("run_flusher", bool)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    demo: bool = False,
+    flusher: bool = True,
+    flush_hook: Hook | None = None,
+) -> web.Application:
+    """The aiohttp application; nothing is opened until it starts."""
+    settings = settings or Settings()
+    app = web.Application(middlewares=[error_middleware], client_max_size=settings.max_admin_body)
+    app[K.SETTINGS] = settings
+    token = settings.admin_token.get_secret_value() if settings.admin_token else ""
+    if not token:
+        token = secrets.token_urlsafe(24)
+        log.warning("ADMIN_TOKEN is not set; admin token for this run: %s", token)
+    app[K.ADMIN_TOKEN] = token
+    app[RUN_FLUSHER] = flusher
+    if flush_hook is not None:
+        app[FLUSH_HOOK] = flush_hook
+    app.cleanup_ctx.extend([redis_ctx, sqlite_ctx, domain_ctx])
+    if demo:
+        app.cleanup_ctx.append(demo_ctx)
+    app.cleanup_ctx.append(flusher_ctx)
+    for module in (health_api, catalog_api, public_api):
+        module.setup(app)
+    return app

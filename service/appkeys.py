@@ -1,0 +1,22 @@
+"""Typed keys for what the application shares between handlers."""
+
+from __future__ import annotations
+
+import aiosqlite
+import redis.asyncio as aioredis
+from aiohttp import web
+
+from .config import Settings
+from .domain.catalog import Catalog
+from .domain.engagement import Engagement
+from .domain.flusher import Flusher
+from .storage.sqlite_store import SqliteStore
+
+SETTINGS = web.AppKey("settings", Settings)
+REDIS = web.AppKey("redis", aioredis.Redis)
+DB = web.AppKey("db", aiosqlite.Connection)
+STORE = web.AppKey("store", SqliteStore)
+CATALOG = web.AppKey("catalog", Catalog)
+ENGAGEMENT = web.AppKey("engagement", Engagement)
+ADMIN_TOKEN = web.AppKey("admin_token", str)
+FLUSHER = web.AppKey("flusher", Flusher)

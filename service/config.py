@@ -1,0 +1,110 @@
+"""Every knob of the service, typed, read from the environment."""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _split(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    """Service configuration; environment variables override the defaults."""
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    redis_url: str | None = None
+    data_dir: Path = Path("./data")
+    admin_token: SecretStr | None = None
+    public_base_url: str = "http://127.0.0.1:8080"
+    allowed_hosts: Annotated[list[str], NoDecode] = ["t4k3.news", "localhost", "127.0.0.1"]
+    trusted_proxies: Annotated[list[IPNetwork], NoDecode] = []
+    cors_origins: Annotated[list[str], NoDecode] = ["*"]
+    metrics_public: bool = False
+    log_format: Literal["json", "text"] = "json"
+    log_level: str = "INFO"
+
+    # counting
+    event_id_ttl_s: int = Field(86_400, ge=60)
+    retry_dedupe_ttl_s: int = Field(300, ge=10)
+    max_public_body: int = 16 * 1024
+    max_admin_body: int = 8 * 1024 * 1024
+
+    # redis client
+    redis_socket_timeout_s: float = Field(2.0, gt=0)
+    redis_connect_timeout_s: float = Field(2.0, gt=0)
+    redis_health_check_interval_s: int = Field(15, ge=0)
+    redis_retries: int = Field(2, ge=0)
+
+    # flush
+    flush_interval_s: float = Field(10.0, gt=0)
+    sqlite_busy_timeout_ms: int = Field(5000, ge=0)
+    hourly_retention_days: int = Field(90, ge=2)
+    ledger_retention_days: int = Field(30, ge=1)
+    shutdown_timeout_s: float = Field(15.0, gt=0)
+
+    # related news
+    related_min_score: float = 0.15
+    related_gate_max_df: float = 0.10
+    related_gate_min_catalog: int = 300
+    related_half_life_days: float = 14.0
+    related_popularity_weight: float = 0.3
+    related_mmr_lambda: float = 0.7
+    related_near_duplicate: float = 0.9
+    related_candidates: int = 50
+    related_per_tag_cap: int = 200
+    related_cache_s: float = 30.0
+
+    @field_validator("allowed_hosts", "cors_origins", "trusted_proxies", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        return _split(value)
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _lower_hosts(cls, value: list[str]) -> list[str]:
+        return [host.lower().rstrip(".") for host in value]
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _check_base(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("PUBLIC_BASE_URL must start with http:// or https://")
+        return value.rstrip("/")
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis_url(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("REDIS_URL must start with redis://, rediss:// or unix://")
+        return value
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.data_dir / "engagement.sqlite3"
+
+    @property
+    def embedded_redis_dir(self) -> Path:
+        return self.data_dir / "redis"
+
+    def host_allowed(self, host: str) -> bool:
+        """True if article URLs may point to this host (`.example.com` allows subdomains)."""
+        host = host.lower().rstrip(".")
+        for allowed in self.allowed_hosts:
+            if allowed.startswith(".") and (host == allowed[1:] or host.endswith(allowed)):
+                return True
+            if host == allowed:
+                return True
+        return False

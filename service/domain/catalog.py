@@ -1,0 +1,131 @@
+"""The article catalog: SQLite is the record, Redis the hot-path index."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from pydantic import ValidationError
+
+from ..storage.redis_index import RedisIndex
+from ..storage.sqlite_store import SqliteStore
+from .articles import Article, ArticleIn, valid_article_id
+from .clock import Clock, utcnow
+from .codes import new_code
+from .errors import InvalidInput, NotFound
+from .networks import NETWORKS
+
+log = logging.getLogger(__name__)
+Listener = Callable[[Article], Awaitable[None]]
+
+
+def check_article_id(article_id: str) -> None:
+    if not valid_article_id(article_id):
+        raise InvalidInput("article_id must match [A-Za-z0-9_-]{1,64}", {"article_id": article_id[:80]})
+
+
+class Catalog:
+    """Create, replace, unpublish and look up articles."""
+
+    def __init__(
+        self,
+        store: SqliteStore,
+        index: RedisIndex,
+        host_allowed: Callable[[str], bool],
+        clock: Clock = utcnow,
+    ) -> None:
+        self.store = store
+        self.index = index
+        self.host_allowed = host_allowed
+        self.clock = clock
+        self.listeners: list[Listener] = []
+
+    def parse(self, raw: Any) -> ArticleIn:
+        """Validate a JSON object as an article body."""
+        return ArticleIn.model_validate(raw, context={"host_allowed": self.host_allowed})
+
+    async def put(self, article_id: str, data: ArticleIn) -> tuple[bool, Article]:
+        """Create or replace; returns (created, stored article)."""
+        check_article_id(article_id)
+        article = Article.from_input(article_id, data, self.clock())
+        created, codes = await self.store.save_article(article, {n: new_code() for n in NETWORKS})
+        totals = await self.store.totals([article_id])
+        await self.index.put([(article, codes, totals[article_id])])
+        await self._notify(article)
+        return created, article
+
+    async def bulk(self, items: list[Any]) -> list[dict[str, Any]]:
+        """Per-item results; a bad item does not sink the good ones."""
+        results: list[dict[str, Any]] = []
+        for i, raw in enumerate(items):
+            article_id = raw.get("id") if isinstance(raw, dict) else None
+            try:
+                if not isinstance(article_id, str):
+                    raise InvalidInput("each article needs a string 'id'")
+                body = {k: v for k, v in raw.items() if k != "id"}
+                created, _a = await self.put(article_id, self.parse(body))
+                results.append({"index": i, "id": article_id, "status": 201 if created else 200})
+            except ValidationError as exc:
+                results.append(_failed(i, article_id, "validation_error", "invalid article", _errors(exc)))
+            except InvalidInput as exc:
+                results.append(_failed(i, article_id, exc.code, exc.message, exc.details))
+        return results
+
+    async def get(self, article_id: str) -> Article:
+        check_article_id(article_id)
+        article = await self.store.get_article(article_id)
+        if article is None:
+            raise NotFound(f"no article {article_id!r}")
+        return article
+
+    async def unpublish(self, article_id: str) -> Article:
+        """Unpublish: share links answer 410, counts are kept."""
+        article = await self.get(article_id)
+        await self.store.set_status(article_id, "unpublished", self.clock())
+        await self.index.set_status(article_id, "unpublished")
+        article.status = "unpublished"
+        await self._notify(article)
+        return article
+
+    async def reindex(self, article_id: str) -> bool:
+        """Rebuild one article's Redis entries from SQLite (after a miss); False if unknown."""
+        article = await self.store.get_article(article_id)
+        if article is None:
+            return False
+        codes = await self.store.codes(article_id)
+        totals = await self.store.totals([article_id])
+        await self.index.put([(article, codes, totals[article_id])])
+        return True
+
+    async def rebuild(self, batch: int = 1000) -> int:
+        """Rebuild the whole Redis index from SQLite when Redis lost its data; returns articles indexed."""
+        missing = await self.index.missing_shards()
+        if not missing:
+            return 0
+        log.warning("redis lacks %d shard(s) of the catalog: rebuilding from SQLite", len(missing))
+        count = 0
+        async for articles in self.store.iter_articles(batch):
+            ids = [a.id for a in articles]
+            codes = await self.store.all_codes(ids)
+            totals = await self.store.totals(ids)
+            await self.index.put([(a, codes[a.id], totals[a.id]) for a in articles])
+            count += len(articles)
+        await self.index.mark_seeded(missing)
+        return count
+
+    async def _notify(self, article: Article) -> None:
+        for listener in self.listeners:
+            await listener(article)
+
+
+def _failed(i: int, article_id: object, code: str, message: str, details: Any) -> dict[str, Any]:
+    ident = article_id if isinstance(article_id, str) else None
+    return {"index": i, "id": ident, "status": 422, "error": {"code": code, "message": message, "details": details}}
+
+
+def _errors(exc: ValidationError) -> list[dict[str, Any]]:
+    return [
+        {"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]}
+        for e in exc.errors(include_url=False, include_context=False, include_input=False)
+    ]

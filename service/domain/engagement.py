@@ -1,0 +1,170 @@
+"""Counting shares, share-link clicks and views, and reading the counts."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ..storage.redis_counters import Event, IngestResult, RedisCounters
+from ..storage.redis_index import RedisIndex
+from ..storage.salts import DailySalt
+from .catalog import Catalog, check_article_id
+from .clock import Clock, epoch_day, epoch_hour, utcnow
+from .codes import valid_code
+from .errors import Gone, NotFound
+from .networks import NETWORKS, intent_url, with_utm
+from .visitors import is_bot, visitor_hash
+
+
+@dataclass(frozen=True)
+class Requester:
+    """What the service may know of who sent an event: used, then forgotten."""
+
+    ip: str
+    user_agent: str
+    method: str = "GET"
+
+    @property
+    def bot(self) -> bool:
+        return is_bot(self.user_agent, self.method)
+
+
+@dataclass(frozen=True)
+class EventPolicy:
+    client_ttl_s: int = 86_400  # a client event id blocks repeats this long
+    retry_ttl_s: int = 300  # a server-made id only needs to outlive redis-py's retries
+
+
+class Engagement:
+    """Shares, clicks, views and stats."""
+
+    def __init__(
+        self,
+        counters: RedisCounters,
+        index: RedisIndex,
+        salts: DailySalt,
+        catalog: Catalog,
+        public_base_url: str,
+        policy: EventPolicy = EventPolicy(),
+        clock: Clock = utcnow,
+        new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
+    ) -> None:
+        self.counters = counters
+        self.index = index
+        self.salts = salts
+        self.catalog = catalog
+        self.base = public_base_url
+        self.policy = policy
+        self.clock = clock
+        self.new_id = new_id
+
+    def _event(self, article_id: str, metric: str, network: str, event_id: str | None, visitor: str = "") -> Event:
+        now = self.clock()
+        ttl = self.policy.client_ttl_s if event_id else self.policy.retry_ttl_s
+        ident = f"c:{event_id}" if event_id else f"s:{self.new_id()}"
+        return Event(article_id, metric, network, epoch_hour(now), ident, ttl, visitor, epoch_day(now))
+
+    async def _ingest(self, ev: Event, field: str = "") -> IngestResult:
+        result = await self.counters.ingest(ev, field)
+        if result.status == "unknown" and await self.catalog.reindex(ev.article_id):
+            result = await self.counters.ingest(ev, field)
+        if result.status == "unknown":
+            raise NotFound(f"no article {ev.article_id!r}")
+        return result
+
+    async def share(self, article_id: str, network: str, event_id: str | None) -> dict[str, Any]:
+        """Count one share and answer with the share link and the network's intent URL."""
+        check_article_id(article_id)
+        result = await self._ingest(self._event(article_id, "share", network, event_id), f"code:{network}")
+        if result.status == "gone":
+            raise Gone(f"article {article_id!r} is unpublished")
+        code = result.extra or ""
+        share_url = f"{self.base}/s/{code}"
+        title = result.title or ""
+        return {
+            "network": network,
+            "code": code,
+            "share_url": share_url,
+            "intent_url": intent_url(network, share_url, title),
+            "counted": result.status == "ok",
+        }
+
+    async def click(self, code: str, who: Requester) -> str:
+        """Count a share-link click (or a bot click) and return the redirect target."""
+        target = await self._code_target(code)
+        article_id, network = target
+        metric = "bot_click" if who.bot else "click"
+        result = await self._ingest(self._event(article_id, metric, network, None))
+        if result.status == "gone":
+            raise Gone("this article is no longer available")
+        return with_utm(result.url or "", network)
+
+    async def _code_target(self, code: str) -> tuple[str, str]:
+        if not valid_code(code):
+            raise NotFound("unknown share link")
+        target = await self.index.code_target(code)
+        if target is None:
+            stored = await self.catalog.store.code_target(code)
+            if stored is None or not await self.catalog.reindex(stored[0]):
+                raise NotFound("unknown share link")
+            target = stored
+        return target
+
+    async def view(self, article_id: str, event_id: str | None, who: Requester) -> str:
+        """Count a page view once per event id; bots apart. Returns accepted/duplicate/bot."""
+        check_article_id(article_id)
+        if who.bot:
+            result = await self._ingest(self._event(article_id, "bot_view", "", event_id))
+            return "bot" if result.status == "ok" else self._status(result, article_id)
+        day = epoch_day(self.clock())
+        visitor = visitor_hash(await self.salts.get(day), who.ip, who.user_agent)
+        result = await self._ingest(self._event(article_id, "view", "", event_id, visitor))
+        return "accepted" if result.status == "ok" else self._status(result, article_id)
+
+    @staticmethod
+    def _status(result: IngestResult, article_id: str) -> str:
+        if result.status == "gone":
+            raise Gone(f"article {article_id!r} is unpublished")
+        return result.status
+
+    async def stats(self, article_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """Exact counts per article; unknown ids are left out."""
+        for a in article_ids:
+            check_article_id(a)
+        today = epoch_day(self.clock())
+        read = await self.counters.read(article_ids, today)
+        out: dict[str, dict[str, Any]] = {}
+        for a in article_ids:
+            status, totals, unique = read[a]
+            if status is None and await self.catalog.reindex(a):
+                status, totals, unique = (await self.counters.read([a], today))[a]
+            if status is not None:
+                out[a] = stats_body(a, totals, unique)
+        return out
+
+
+def stats_body(article_id: str, totals: dict[str, int], unique: int) -> dict[str, Any]:
+    """The public stats shape from totals keyed `metric\\tnetwork`."""
+    by: dict[str, dict[str, int]] = {"share": {}, "click": {}}
+    flat: dict[str, int] = {"view": 0, "bot_view": 0, "bot_click": 0}
+    for field, n in totals.items():
+        metric, _, network = field.partition("\t")
+        if metric in by:
+            by[metric][network] = by[metric].get(network, 0) + n
+        elif metric in flat:
+            flat[metric] += n
+    return {
+        "article_id": article_id,
+        "views": flat["view"],
+        "unique_visitors": unique,
+        "shares": {"total": sum(by["share"].values()), "by_network": _all_networks(by["share"])},
+        "clicks": {"total": sum(by["click"].values()), "by_network": _all_networks(by["click"])},
+        "bot_clicks": flat["bot_click"],
+        "bot_views": flat["bot_view"],
+    }
+
+
+def _all_networks(counts: dict[str, int]) -> dict[str, int]:
+    return {n: counts.get(n, 0) for n in NETWORKS}

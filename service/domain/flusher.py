@@ -1,0 +1,150 @@
+"""The flush: seal, apply with a ledger, ack. Exactly once by construction.
+
+A crash anywhere re-runs from the last completed step: a sealed batch stays in the shard's
+pending set until acknowledged, and the SQLite ledger makes applying it a second time a no-op.
+Several flushers may run at once; a rename wins once, and the ledger settles the rest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass, field
+
+from ..storage import keys
+from ..storage.redis_batches import RedisBatches
+from ..storage.sqlite_counters import SqliteCounters, parse_batch
+from .catalog import Catalog
+
+log = logging.getLogger(__name__)
+Hook = Callable[[str], Awaitable[None]]
+
+
+async def _noop(step: str) -> None:
+    return None
+
+
+@dataclass
+class FlushReport:
+    batches: int = 0
+    skipped: int = 0  # batches already in the ledger (another flusher, or a crash after commit)
+    rows: int = 0
+    events: int = 0
+    rebuilt: int = 0
+    seconds: float = 0.0
+    errors: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+@dataclass
+class FlushState:
+    last_success: float | None = None
+    last_error: str | None = None
+    failures: int = 0
+    runs: int = 0
+    redis_resets: int = 0
+    last_report: FlushReport | None = None
+
+
+class Flusher:
+    """Moves counter deltas from Redis into SQLite."""
+
+    def __init__(
+        self,
+        batches: RedisBatches,
+        counters: SqliteCounters,
+        catalog: Catalog,
+        hourly_retention_days: int = 90,
+        ledger_retention_days: int = 30,
+        hook: Hook = _noop,
+        new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+    ) -> None:
+        self.batches = batches
+        self.counters = counters
+        self.catalog = catalog
+        self.hourly_retention_days = hourly_retention_days
+        self.ledger_retention_days = ledger_retention_days
+        self.hook = hook
+        self.new_id = new_id
+        self.state = FlushState()
+        self._lock = asyncio.Lock()
+        self._last_maintenance = 0.0
+
+    async def flush_once(self) -> FlushReport:
+        """Finish batches left pending, then seal and apply the live deltas of every shard."""
+        async with self._lock:
+            started = time.monotonic()
+            report = FlushReport()
+            report.rebuilt = await self._recover_lost_redis()
+            for shard in range(keys.SHARDS):
+                for batch_id in await self.batches.pending(shard):
+                    await self._apply_and_ack(shard, batch_id, report)
+                batch_id = self.new_id()
+                if await self.batches.seal(shard, batch_id) == 1:
+                    await self.hook("after_seal")
+                    await self._apply_and_ack(shard, batch_id, report)
+            await self._maintenance()
+            report.seconds = round(time.monotonic() - started, 4)
+            self.state.runs += 1
+            self.state.last_success = time.time()
+            self.state.last_error = None
+            self.state.last_report = report
+            return report
+
+    async def _apply_and_ack(self, shard: int, batch_id: str, report: FlushReport) -> None:
+        parsed = parse_batch(await self.batches.read(shard, batch_id))
+        counts = await self.batches.visitor_counts(parsed.visitors)
+        uniques = [(a, day, n) for (a, day), n in zip(parsed.visitors, counts, strict=True) if n > 0]
+        applied = await self.counters.apply(batch_id, parsed, uniques, int(time.time()))
+        await self.hook("after_commit")
+        await self.batches.ack(shard, batch_id, uniques)
+        if applied:
+            report.batches += 1
+            report.rows += len(parsed.hourly)
+            report.events += parsed.events
+        else:
+            report.skipped += 1
+
+    async def _recover_lost_redis(self) -> int:
+        rebuilt = await self.catalog.rebuild()
+        if rebuilt:
+            self.state.redis_resets += 1
+            log.error(
+                "redis lost its data: rebuilt %d articles from SQLite; deltas not flushed before the loss are gone",
+                rebuilt,
+            )
+        return rebuilt
+
+    async def _maintenance(self, every_s: float = 3600.0) -> None:
+        now = time.time()
+        if now - self._last_maintenance < every_s:
+            return
+        self._last_maintenance = now
+        cutoff_hour = (int(now) // 86400 - self.hourly_retention_days) * 24
+        await self.counters.roll_up(cutoff_hour)
+        await self.counters.prune_ledger(int(now) - self.ledger_retention_days * 86400)
+
+    async def run(self, interval: float) -> None:
+        """Flush every `interval` seconds until cancelled; failures are logged and retried."""
+        while True:
+            await asyncio.sleep(interval)
+            await self.flush_logged()
+
+    async def flush_logged(self) -> FlushReport | None:
+        try:
+            report = await self.flush_once()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a failed flush stays pending and is retried
+            self.state.failures += 1
+            self.state.last_error = f"{type(exc).__name__}: {exc}"
+            log.warning("flush failed, will retry: %s", self.state.last_error)
+            return None
+        if report.events or report.skipped:
+            log.info("flushed", extra={"flush": report.as_dict()})
+        return report

@@ -1,0 +1,60 @@
+"""Who is asking: bot detection, client address and the cookieless visitor hash."""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import re
+from collections.abc import Sequence
+
+from ..config import IPNetwork
+
+_BOT = re.compile(
+    r"bot\b|bot/|crawl|spider|slurp|preview|facebookexternalhit|facebookcatalog|meta-externalagent|"
+    r"whatsapp|telegram|slack|discord|skypeuri|embedly|iframely|pinterest|vkshare|quora link|"
+    r"bitlybot|tumblr|flipboard|mastodon|bluesky|cardyb|headlesschrome|phantomjs|lighthouse|"
+    r"curl|wget|httpie|python-requests|python-urllib|python-httpx|aiohttp|go-http-client|okhttp|"
+    r"java/|libwww|apache-httpclient|node-fetch|axios|scrapy|feedfetcher|monitor|uptime",
+    re.IGNORECASE,
+)
+
+
+def is_bot(user_agent: str | None, method: str = "GET") -> bool:
+    """Known bots, link-preview crawlers, scripts, an empty UA and HEAD requests."""
+    if method == "HEAD" or not user_agent or not user_agent.strip():
+        return True
+    return bool(_BOT.search(user_agent))
+
+
+def client_ip(peer: str | None, forwarded_for: str | None, trusted: Sequence[IPNetwork]) -> str:
+    """The peer address, or the right-most untrusted X-Forwarded-For hop behind trusted proxies."""
+    ip = _parse(peer)
+    if ip is None:
+        return peer or ""
+    if not forwarded_for or not _is_trusted(ip, trusted):
+        return str(ip)
+    for hop in reversed([h.strip() for h in forwarded_for.split(",")]):
+        hop_ip = _parse(hop)
+        if hop_ip is None:
+            break
+        ip = hop_ip
+        if not _is_trusted(hop_ip, trusted):
+            break
+    return str(ip)
+
+
+def _parse(value: str | None) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(value) if value else None
+    except ValueError:
+        return None
+
+
+def _is_trusted(ip: ipaddress.IPv4Address | ipaddress.IPv6Address, trusted: Sequence[IPNetwork]) -> bool:
+    return any(ip in net for net in trusted if ip.version == net.version)
+
+
+def visitor_hash(salt: bytes, ip: str, user_agent: str) -> str:
+    """Keyed hash of (IP, UA) under the day's salt; neither can be recovered from it."""
+    digest = hashlib.blake2b(f"{ip}\n{user_agent}".encode(), key=salt[:64], digest_size=16)
+    return digest.hexdigest()

@@ -1,0 +1,82 @@
+"""Every Redis key the service uses, built in one place.
+
+Keys that belong to one article carry the article's shard as a hash tag (`{s7}`), so every
+script or transaction touching an article, the shard's delta hash and its batches stays in one
+Redis Cluster slot.
+"""
+
+from __future__ import annotations
+
+import zlib
+
+PREFIX = "eng"
+SHARDS = 16  # fixed: changing it would orphan live deltas
+
+
+def shard_of(article_id: str) -> int:
+    """The shard an article's keys live in."""
+    return zlib.crc32(article_id.encode()) % SHARDS
+
+
+def _tag(shard: int) -> str:
+    return f"{PREFIX}:{{s{shard}}}"
+
+
+def article(article_id: str) -> str:
+    """Hash: catalog entry for the hot path (no TTL; rebuilt from SQLite)."""
+    return f"{_tag(shard_of(article_id))}:art:{article_id}"
+
+
+def totals(article_id: str) -> str:
+    """Hash `metric\\tnetwork -> n`: all-time counts, live (no TTL; reseeded from SQLite)."""
+    return f"{_tag(shard_of(article_id))}:tot:{article_id}"
+
+
+def visitors(article_id: str, day: int) -> str:
+    """HyperLogLog of visitor hashes for one UTC day (TTL 3 days: flushed as snapshots)."""
+    return f"{_tag(shard_of(article_id))}:uv:{article_id}:{day}"
+
+
+def event(article_id: str, event_id: str) -> str:
+    """Marker of a counted event id (TTL 24 h for client ids, minutes for server ids)."""
+    return f"{_tag(shard_of(article_id))}:ev:{article_id}:{event_id}"
+
+
+def delta(shard: int) -> str:
+    """Hash of live counter deltas not yet sealed (no TTL; drained by the flusher)."""
+    return f"{_tag(shard)}:delta"
+
+
+def batch(shard: int, batch_id: str) -> str:
+    """A sealed delta hash waiting to be applied to SQLite (no TTL; deleted on ack)."""
+    return f"{_tag(shard)}:batch:{batch_id}"
+
+
+def pending(shard: int) -> str:
+    """Set of sealed batch ids of a shard not yet acknowledged (no TTL)."""
+    return f"{_tag(shard)}:pending"
+
+
+def seeded(shard: int) -> str:
+    """Marker that the shard was rebuilt from SQLite since Redis last lost its data (no TTL)."""
+    return f"{_tag(shard)}:seeded"
+
+
+def code(share_code: str) -> str:
+    """Hash {article, network} behind a share link code (no TTL; rebuilt from SQLite)."""
+    return f"{PREFIX}:code:{share_code}"
+
+
+def salt(day: int) -> str:
+    """Random salt of one UTC day for visitor hashes (TTL 48 h: then the day is unlinkable)."""
+    return f"{PREFIX}:salt:{day}"
+
+
+def flush_lease() -> str:
+    """Advisory lease so two flushers rarely do the same work (TTL: a few intervals)."""
+    return f"{PREFIX}:flush:lease"
+
+
+def flush_state() -> str:
+    """Hash with the last flush outcome for the ops view (no TTL)."""
+    return f"{PREFIX}:flush:state"

@@ -1,0 +1,43 @@
+"""The redis.asyncio client with explicit timeouts, retries and RESP2."""
+
+from __future__ import annotations
+
+import logging
+
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from ..config import Settings
+
+log = logging.getLogger(__name__)
+
+
+def make_client(url: str, settings: Settings) -> aioredis.Redis:
+    """A pooled client. protocol=2: redis-py#4252 mishandles server-closed RESP3 connections."""
+    return aioredis.Redis.from_url(
+        url,
+        protocol=2,
+        decode_responses=False,
+        socket_timeout=settings.redis_socket_timeout_s,
+        socket_connect_timeout=settings.redis_connect_timeout_s,
+        health_check_interval=settings.redis_health_check_interval_s,
+        retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), settings.redis_retries),
+        retry_on_error=[RedisConnectionError, RedisTimeoutError],
+        max_connections=256,
+    )
+
+
+async def warn_if_evicting(client: aioredis.Redis) -> str | None:
+    """Log a warning when Redis may evict keys (it would silently drop counters)."""
+    try:
+        reply = await client.config_get("maxmemory-policy")
+    except aioredis.RedisError:
+        return None  # CONFIG disabled on managed Redis: nothing to check
+    policy = reply.get(b"maxmemory-policy") or reply.get("maxmemory-policy")
+    value = policy.decode() if isinstance(policy, bytes) else policy
+    if value and value != "noeviction":
+        log.warning("redis maxmemory-policy is %r, not 'noeviction': counters may be evicted", value)
+    return value

@@ -1,0 +1,112 @@
+"""SQLite side of a flush: apply a batch exactly once, with the applied-batch ledger."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+import aiosqlite
+
+Hook = Callable[[str], Awaitable[None]]
+
+
+@dataclass
+class ParsedBatch:
+    """A batch's deltas: hourly rows and the (article, day) pairs with new visitors."""
+
+    hourly: list[tuple[str, str, str, int, int]]  # article, metric, network, hour, n
+    visitors: list[tuple[str, int]]
+
+    @property
+    def events(self) -> int:
+        return sum(row[4] for row in self.hourly)
+
+
+def parse_batch(fields: dict[str, int]) -> ParsedBatch:
+    hourly: list[tuple[str, str, str, int, int]] = []
+    visitors: list[tuple[str, int]] = []
+    for field, n in fields.items():
+        parts = field.split("\t")
+        if parts[0] == "u" and len(parts) == 3:
+            visitors.append((parts[1], int(parts[2])))
+        elif len(parts) == 4 and n:
+            hourly.append((parts[0], parts[1], parts[2], int(parts[3]), n))
+    return ParsedBatch(hourly, visitors)
+
+
+async def _noop(step: str) -> None:
+    return None
+
+
+class SqliteCounters:
+    """Writes of counter aggregates; only the flusher calls these after start-up."""
+
+    def __init__(self, db: aiosqlite.Connection, hook: Hook = _noop) -> None:
+        self.db = db
+        self.hook = hook
+
+    async def apply(
+        self, batch_id: str, batch: ParsedBatch, uniques: Sequence[tuple[str, int, int]], now: int
+    ) -> bool:
+        """One transaction: skip if in the ledger, else upsert every delta and record the batch."""
+        await self.db.execute("BEGIN IMMEDIATE")
+        try:
+            async with self.db.execute("SELECT 1 FROM applied_batches WHERE batch_id = ?", (batch_id,)) as cur:
+                if await cur.fetchone() is not None:
+                    await self.db.rollback()
+                    return False
+            await self._upsert(batch, uniques)
+            await self.hook("mid_apply")
+            await self.db.execute(
+                "INSERT INTO applied_batches (batch_id, applied_at, fields, events) VALUES (?,?,?,?)",
+                (batch_id, now, len(batch.hourly), batch.events),
+            )
+            await self.db.commit()
+        except BaseException:
+            await self.db.rollback()
+            raise
+        return True
+
+    async def _upsert(self, batch: ParsedBatch, uniques: Sequence[tuple[str, int, int]]) -> None:
+        await self.db.executemany(
+            "INSERT INTO counter_hourly (article_id, metric, network, hour, n) VALUES (?,?,?,?,?) "
+            "ON CONFLICT (article_id, metric, network, hour) DO UPDATE SET n = n + excluded.n",
+            batch.hourly,
+        )
+        totals: dict[tuple[str, str, str], int] = {}
+        for article_id, metric, network, _hour, n in batch.hourly:
+            key = (article_id, metric, network)
+            totals[key] = totals.get(key, 0) + n
+        await self.db.executemany(
+            "INSERT INTO counter_totals (article_id, metric, network, n) VALUES (?,?,?,?) "
+            "ON CONFLICT (article_id, metric, network) DO UPDATE SET n = n + excluded.n",
+            [(*key, n) for key, n in totals.items()],
+        )
+        await self.db.executemany(
+            "INSERT INTO unique_daily (article_id, day, n) VALUES (?,?,?) "
+            "ON CONFLICT (article_id, day) DO UPDATE SET n = max(n, excluded.n)",
+            uniques,
+        )
+
+    async def roll_up(self, hour_cutoff: int) -> int:
+        """Move hourly rows older than the cutoff into daily rows, in one transaction."""
+        await self.db.execute("BEGIN IMMEDIATE")
+        try:
+            await self.db.execute(
+                "INSERT INTO counter_daily (article_id, metric, network, day, n) "
+                "SELECT article_id, metric, network, hour / 24, SUM(n) FROM counter_hourly WHERE hour < ? "
+                "GROUP BY article_id, metric, network, hour / 24 "
+                "ON CONFLICT (article_id, metric, network, day) DO UPDATE SET n = n + excluded.n",
+                (hour_cutoff,),
+            )
+            cur = await self.db.execute("DELETE FROM counter_hourly WHERE hour < ?", (hour_cutoff,))
+            await self.db.commit()
+        except BaseException:
+            await self.db.rollback()
+            raise
+        return cur.rowcount
+
+    async def prune_ledger(self, before: int) -> int:
+        cur = await self.db.execute("DELETE FROM applied_batches WHERE applied_at < ?", (before,))
+        await self.db.commit()
+        return cur.rowcount

@@ -1,0 +1,150 @@
+"""The durable record in SQLite: catalog, share codes and counter aggregates."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+import aiosqlite
+
+from ..domain.articles import Article
+
+_ARTICLE_COLS = "id, url, title, tags, published_at, section, image_url, summary, status, updated_at"
+
+
+def _epoch(moment: datetime) -> int:
+    return int(moment.timestamp())
+
+
+def _article(row: Any) -> Article:
+    return Article(
+        id=row[0],
+        url=row[1],
+        title=row[2],
+        tags=json.loads(row[3]),
+        published_at=datetime.fromtimestamp(row[4], UTC),
+        section=row[5],
+        image_url=row[6],
+        summary=row[7],
+        status=row[8],
+        updated_at=datetime.fromtimestamp(row[9], UTC),
+    )
+
+
+class SqliteStore:
+    """Reads and writes of the durable record over one aiosqlite connection."""
+
+    def __init__(self, db: aiosqlite.Connection) -> None:
+        self.db = db
+
+    async def save_article(self, article: Article, codes: dict[str, str]) -> tuple[bool, dict[str, str]]:
+        """Insert or replace; keep existing share codes. Returns (created, codes by network)."""
+        await self.db.execute("BEGIN IMMEDIATE")
+        try:
+            async with self.db.execute("SELECT 1 FROM articles WHERE id = ?", (article.id,)) as cur:
+                created = await cur.fetchone() is None
+            await self.db.execute(
+                f"INSERT OR REPLACE INTO articles ({_ARTICLE_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                self._row(article),
+            )
+            await self.db.executemany(
+                "INSERT OR IGNORE INTO share_codes (code, article_id, network) VALUES (?,?,?)",
+                [(code, article.id, network) for network, code in codes.items()],
+            )
+            stored = await self._codes(article.id)
+            await self.db.commit()
+        except BaseException:
+            await self.db.rollback()
+            raise
+        return created, stored
+
+    @staticmethod
+    def _row(a: Article) -> tuple[Any, ...]:
+        updated = a.updated_at or datetime.now(UTC)
+        return (
+            a.id, a.url, a.title, json.dumps(a.tags, ensure_ascii=False), _epoch(a.published_at),
+            a.section, a.image_url, a.summary, a.status, _epoch(updated),
+        )
+
+    async def _codes(self, article_id: str) -> dict[str, str]:
+        async with self.db.execute(
+            "SELECT network, code FROM share_codes WHERE article_id = ?", (article_id,)
+        ) as cur:
+            return {row[0]: row[1] async for row in cur}
+
+    async def codes(self, article_id: str) -> dict[str, str]:
+        """Share codes of an article by network."""
+        return await self._codes(article_id)
+
+    async def get_article(self, article_id: str) -> Article | None:
+        async with self.db.execute(f"SELECT {_ARTICLE_COLS} FROM articles WHERE id = ?", (article_id,)) as cur:
+            row = await cur.fetchone()
+        return _article(row) if row else None
+
+    async def code_target(self, code: str) -> tuple[str, str] | None:
+        """(article id, network) of a share code."""
+        async with self.db.execute("SELECT article_id, network FROM share_codes WHERE code = ?", (code,)) as cur:
+            row = await cur.fetchone()
+        return (row[0], row[1]) if row else None
+
+    async def set_status(self, article_id: str, status: str, now: datetime) -> bool:
+        cur = await self.db.execute(
+            "UPDATE articles SET status = ?, updated_at = ? WHERE id = ?", (status, _epoch(now), article_id)
+        )
+        await self.db.commit()
+        return cur.rowcount > 0
+
+    async def iter_articles(self, batch: int = 1000) -> AsyncIterator[list[Article]]:
+        """All articles, in id order, a batch at a time."""
+        last = ""
+        while True:
+            async with self.db.execute(
+                f"SELECT {_ARTICLE_COLS} FROM articles WHERE id > ? ORDER BY id LIMIT ?", (last, batch)
+            ) as cur:
+                rows = [_article(r) for r in await cur.fetchall()]
+            if not rows:
+                return
+            yield rows
+            last = rows[-1].id
+
+    async def all_codes(self, article_ids: Iterable[str]) -> dict[str, dict[str, str]]:
+        ids = list(article_ids)
+        out: dict[str, dict[str, str]] = {i: {} for i in ids}
+        for chunk in _chunks(ids, 500):
+            marks = ",".join("?" * len(chunk))
+            async with self.db.execute(
+                f"SELECT article_id, network, code FROM share_codes WHERE article_id IN ({marks})", chunk
+            ) as cur:
+                async for row in cur:
+                    out[row[0]][row[1]] = row[2]
+        return out
+
+    async def totals(self, article_ids: Iterable[str]) -> dict[str, dict[str, int]]:
+        """Durable counts by `metric\\tnetwork` (and `uvd\\tday` snapshots) per article."""
+        ids = list(article_ids)
+        out: dict[str, dict[str, int]] = {i: {} for i in ids}
+        for chunk in _chunks(ids, 500):
+            marks = ",".join("?" * len(chunk))
+            async with self.db.execute(
+                f"SELECT article_id, metric, network, n FROM counter_totals WHERE article_id IN ({marks})", chunk
+            ) as cur:
+                async for row in cur:
+                    out[row[0]][f"{row[1]}\t{row[2]}"] = row[3]
+            async with self.db.execute(
+                f"SELECT article_id, day, n FROM unique_daily WHERE article_id IN ({marks})", chunk
+            ) as cur:
+                async for row in cur:
+                    out[row[0]][f"uvd\t{row[1]}"] = row[2]
+        return out
+
+    async def count_articles(self) -> int:
+        async with self.db.execute("SELECT COUNT(*) FROM articles") as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
+
+def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

@@ -1,0 +1,109 @@
+"""Fixtures: a private redis-server (unless REDIS_URL is set) and the real app on a tmp SQLite file."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from service.app import create_app
+from service.config import Settings
+from service.storage.embedded import find_redis_server
+
+ADMIN = "test-admin-token"
+AUTH = {"Authorization": f"Bearer {ADMIN}"}
+BROWSER_UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36"
+
+
+def start_redis_server(directory: Path, *extra: str) -> subprocess.Popen[bytes]:
+    """A redis-server on a unix socket in `directory`; returns once it answers PING."""
+    directory.mkdir(parents=True, exist_ok=True)
+    sock = directory / "redis.sock"
+    sock.unlink(missing_ok=True)
+    proc = subprocess.Popen(
+        [find_redis_server(), "--port", "0", "--unixsocket", str(sock), "--dir", str(directory),
+         "--save", "", "--appendonly", "no", *extra],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    client = redis.Redis(unix_socket_path=str(sock))
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            if client.ping():
+                client.close()
+                return proc
+        except (redis.ConnectionError, FileNotFoundError):
+            time.sleep(0.02)  # polling until the server answers
+    proc.kill()
+    raise RuntimeError("redis-server did not start")
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if os.environ.get("REDIS_URL"):
+        yield os.environ["REDIS_URL"]
+        return
+    directory = tmp_path_factory.mktemp("redis")
+    proc = start_redis_server(directory)
+    yield f"unix://{directory / 'redis.sock'}"
+    proc.terminate()
+    proc.wait(10)
+
+
+@pytest.fixture
+def redis_sync(redis_url: str) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(redis_url)
+    client.flushall()
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def settings(redis_url: str, tmp_path: Path, redis_sync: redis.Redis) -> Settings:
+    return Settings(
+        redis_url=redis_url,
+        data_dir=tmp_path / "data",
+        admin_token=ADMIN,
+        public_base_url="https://eng.test",
+        allowed_hosts=["t4k3.news", ".example.com"],
+        trusted_proxies=["10.0.0.0/8"],
+        log_format="text",
+    )
+
+
+AppFactory = Callable[..., "AsyncIterator[Any]"]
+
+
+@pytest.fixture
+async def client(
+    settings: Settings, aiohttp_client: Callable[..., Any]
+) -> AsyncIterator[TestClient[web.Request, web.Application]]:
+    app = create_app(settings, flusher=False)
+    yield await aiohttp_client(app)
+
+
+def article_body(**over: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "url": "https://t4k3.news/story",
+        "title": "A story",
+        "tags": ["North Korea", "Russia"],
+        "published_at": "2026-11-20T10:00:00Z",
+    }
+    body.update(over)
+    return body
+
+
+async def put_article(client: TestClient[Any, Any], article_id: str = "a1", **over: Any) -> dict[str, Any]:
+    resp = await client.put(f"/v1/articles/{article_id}", json=article_body(**over), headers=AUTH)
+    assert resp.status in (200, 201), await resp.text()
+    data: dict[str, Any] = await resp.json()
+    return data

@@ -54,7 +54,8 @@ async def run_import(settings: Settings, path: Path, batch: int = 1000) -> int:
             rejected += sum(1 for r in results if r["status"] == 422)
             for r in results:
                 if r["status"] == 422:
-                    print(f"item {start + r['index']}: {r['error']['message']} {r['error']['details']}", file=sys.stderr)
+                    error = r["error"]
+                    print(f"item {start + r['index']}: {error['message']} {error['details']}", file=sys.stderr)
             done += len(results)
             _progress(done, len(items))
     finally:

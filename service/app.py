@@ -19,6 +19,7 @@ from .config import Settings
 from .domain.catalog import Catalog
 from .domain.engagement import Engagement, EventPolicy
 from .domain.flusher import Flusher, Hook
+from .metrics import Metrics
 from .storage import schema
 from .storage.embedded import EmbeddedRedis
 from .storage.redis_batches import RedisBatches
@@ -76,6 +77,7 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
         catalog,
         settings.public_base_url,
         EventPolicy(settings.event_id_ttl_s, settings.retry_dedupe_ttl_s),
+        on_event=app[K.METRICS].event,
     )
     rebuilt = await catalog.rebuild()
     if rebuilt:
@@ -117,7 +119,7 @@ async def _no_hook(step: str) -> None:
     return None
 
 
-FLUSH_HOOK = web.AppKey("flush_hook", Hook)
+FLUSH_HOOK: web.AppKey[Hook] = web.AppKey("flush_hook")
 RUN_FLUSHER = web.AppKey("run_flusher", bool)
 
 
@@ -132,6 +134,7 @@ def create_app(
     settings = settings or Settings()
     app = web.Application(middlewares=[error_middleware], client_max_size=settings.max_admin_body)
     app[K.SETTINGS] = settings
+    app[K.METRICS] = Metrics()
     token = settings.admin_token.get_secret_value() if settings.admin_token else ""
     if not token:
         token = secrets.token_urlsafe(24)

@@ -10,6 +10,7 @@ from .config import Settings
 from .domain.catalog import Catalog
 from .domain.engagement import Engagement
 from .domain.flusher import Flusher
+from .metrics import Metrics
 from .storage.sqlite_store import SqliteStore
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -20,3 +21,4 @@ CATALOG = web.AppKey("catalog", Catalog)
 ENGAGEMENT = web.AppKey("engagement", Engagement)
 ADMIN_TOKEN = web.AppKey("admin_token", str)
 FLUSHER = web.AppKey("flusher", Flusher)
+METRICS = web.AppKey("metrics", Metrics)

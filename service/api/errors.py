@@ -27,7 +27,8 @@ _HTTP_CODES = {
 async def error_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
     """Domain errors -> their status; Redis down -> 503; anything else -> logged JSON 500."""
     try:
-        return await handler(request)
+        response: web.StreamResponse = await handler(request)
+        return response
     except DomainError as exc:
         return error_response(exc.status, exc.code, exc.message, exc.details)
     except web.HTTPException as exc:

@@ -17,6 +17,8 @@ from .errors import Gone, NotFound
 from .networks import NETWORKS, intent_url, with_utm
 from .visitors import is_bot, visitor_hash
 
+_RESULTS = {"ok": "accepted", "duplicate": "duplicate", "unknown": "rejected", "gone": "rejected"}
+
 
 @dataclass(frozen=True)
 class Requester:
@@ -50,6 +52,7 @@ class Engagement:
         policy: EventPolicy = EventPolicy(),
         clock: Clock = utcnow,
         new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
+        on_event: Callable[[str, str], None] = lambda kind, result: None,
     ) -> None:
         self.counters = counters
         self.index = index
@@ -59,6 +62,7 @@ class Engagement:
         self.policy = policy
         self.clock = clock
         self.new_id = new_id
+        self.on_event = on_event
 
     def _event(self, article_id: str, metric: str, network: str, event_id: str | None, visitor: str = "") -> Event:
         now = self.clock()
@@ -67,9 +71,15 @@ class Engagement:
         return Event(article_id, metric, network, epoch_hour(now), ident, ttl, visitor, epoch_day(now))
 
     async def _ingest(self, ev: Event, field: str = "") -> IngestResult:
-        result = await self.counters.ingest(ev, field)
-        if result.status == "unknown" and await self.catalog.reindex(ev.article_id):
+        kind = ev.metric.removeprefix("bot_")
+        try:
             result = await self.counters.ingest(ev, field)
+            if result.status == "unknown" and await self.catalog.reindex(ev.article_id):
+                result = await self.counters.ingest(ev, field)
+        except Exception:
+            self.on_event(kind, "failed")
+            raise
+        self.on_event(kind, _RESULTS[result.status] if result.status != "ok" or kind == ev.metric else "bot")
         if result.status == "unknown":
             raise NotFound(f"no article {ev.article_id!r}")
         return result

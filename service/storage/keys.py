@@ -62,6 +62,14 @@ def seeded(shard: int) -> str:
     return f"{_tag(shard)}:seeded"
 
 
+def hot(shard: int, metric: str, hour: int) -> str:
+    """Sorted set article -> count of one metric in one UTC hour (TTL 8 days: trending windows)."""
+    return f"{_tag(shard)}:hot:{metric}:{hour}"
+
+
+HOT_TTL_S = 8 * 86400
+
+
 def code(share_code: str) -> str:
     """Hash {article, network} behind a share link code (no TTL; rebuilt from SQLite)."""
     return f"{PREFIX}:code:{share_code}"

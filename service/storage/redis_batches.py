@@ -30,7 +30,8 @@ class RedisBatches:
         )
 
     async def pending(self, shard: int) -> list[str]:
-        return sorted(m.decode() for m in await self.redis.smembers(keys.pending(shard)))
+        members = await self.redis.smembers(keys.pending(shard))
+        return sorted(m.decode() if isinstance(m, bytes) else str(m) for m in members)
 
     async def read(self, shard: int, batch_id: str) -> dict[str, int]:
         """A sealed batch's fields (immutable once sealed, so a scan is consistent)."""

@@ -36,7 +36,8 @@ async def warn_if_evicting(client: aioredis.Redis) -> str | None:
         reply = await client.config_get("maxmemory-policy")
     except aioredis.RedisError:
         return None  # CONFIG disabled on managed Redis: nothing to check
-    policy = reply.get(b"maxmemory-policy") or reply.get("maxmemory-policy")
+    raw = {(k.decode() if isinstance(k, bytes) else str(k)): v for k, v in reply.items()}
+    policy = raw.get("maxmemory-policy")
     value = policy.decode() if isinstance(policy, bytes) else policy
     if value and value != "noeviction":
         log.warning("redis maxmemory-policy is %r, not 'noeviction': counters may be evicted", value)

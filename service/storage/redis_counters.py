@@ -9,6 +9,8 @@ import redis.asyncio as aioredis
 from . import keys
 from .scripts import INGEST
 
+HOT_METRICS = ("view", "share", "click")  # people only: bots never trend
+
 
 @dataclass(frozen=True)
 class Event:
@@ -53,10 +55,12 @@ class RedisCounters:
                 keys.delta(shard),
                 keys.event(ev.article_id, ev.event_id),
                 keys.visitors(ev.article_id, ev.day),
+                *([keys.hot(shard, ev.metric, ev.hour)] if ev.metric in HOT_METRICS else []),
             ],
             args=[
                 ev.article_id, ev.metric, ev.network, ev.hour, ev.event_ttl, ev.visitor, ev.day,
                 return_field or "status",
+                keys.HOT_TTL_S,
             ],
         )
         status, url, extra, title = reply

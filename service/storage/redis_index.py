@@ -57,10 +57,10 @@ class RedisIndex:
 
     async def code_target(self, code: str) -> tuple[str, str] | None:
         """(article id, network) behind a share code, if indexed."""
-        values = await self.redis.hmget(keys.code(code), ["a", "n"])
-        if values[0] is None or values[1] is None:
+        article_id, network = await self.redis.hmget(keys.code(code), ["a", "n"])
+        if article_id is None or network is None:
             return None
-        return values[0].decode(), values[1].decode()
+        return _str(article_id), _str(network)
 
     async def missing_shards(self) -> list[int]:
         """Shards whose seeded marker is gone: Redis lost its data since they were rebuilt."""
@@ -75,3 +75,7 @@ class RedisIndex:
             for shard in shards:
                 pipe.set(keys.seeded(shard), "1")
             await pipe.execute()
+
+
+def _str(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

@@ -24,8 +24,7 @@ class DailySalt:
             return self._salt
         key = keys.salt(day)
         await self.redis.set(key, secrets.token_bytes(32), nx=True, ex=SALT_TTL_S)
-        salt = await self.redis.get(key)
-        if salt is None:  # expired between the two calls: only possible at the 48 h edge
-            salt = secrets.token_bytes(32)
+        stored = await self.redis.get(key)
+        salt = bytes(stored) if isinstance(stored, bytes) else secrets.token_bytes(32)  # None only at the 48 h edge
         self._day, self._salt = day, salt
         return salt

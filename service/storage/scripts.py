@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-# KEYS: article, totals, delta, event marker, visitors HLL
-# ARGV: article_id, metric, network, hour, event_ttl (0: no dedupe), visitor ('' none), day, field to return
+# KEYS: article, totals, delta, event marker, visitors HLL, [hourly trending zset]
+# ARGV: article_id, metric, network, hour, event_ttl (0: no dedupe), visitor ('' none), day, field to return,
+#       trending zset TTL
 INGEST = """
 local info = redis.call('HMGET', KEYS[1], 'status', 'url', ARGV[8], 'title')
 if not info[1] then return {'unknown', false, false, false} end
@@ -15,6 +16,10 @@ if ARGV[5] ~= '0' then
 end
 redis.call('HINCRBY', KEYS[3], ARGV[1] .. '\\t' .. ARGV[2] .. '\\t' .. ARGV[3] .. '\\t' .. ARGV[4], 1)
 redis.call('HINCRBY', KEYS[2], ARGV[2] .. '\\t' .. ARGV[3], 1)
+if KEYS[6] then
+  redis.call('ZINCRBY', KEYS[6], 1, ARGV[1])
+  redis.call('EXPIRE', KEYS[6], ARGV[9])
+end
 if ARGV[6] ~= '' then
   redis.call('PFADD', KEYS[5], ARGV[6])
   redis.call('EXPIRE', KEYS[5], 259200)

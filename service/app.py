@@ -14,11 +14,13 @@ from . import appkeys as K
 from .api import catalog as catalog_api
 from .api import health as health_api
 from .api import public as public_api
+from .api import reports as reports_api
 from .api.errors import error_middleware
 from .config import Settings
 from .domain.catalog import Catalog
 from .domain.engagement import Engagement, EventPolicy
 from .domain.flusher import Flusher, Hook
+from .domain.reports import Reports
 from .metrics import Metrics
 from .storage import schema
 from .storage.embedded import EmbeddedRedis
@@ -28,6 +30,7 @@ from .storage.redis_counters import RedisCounters
 from .storage.redis_index import RedisIndex
 from .storage.salts import DailySalt
 from .storage.sqlite_counters import SqliteCounters
+from .storage.sqlite_reports import SqliteReports
 from .storage.sqlite_store import SqliteStore
 
 log = logging.getLogger(__name__)
@@ -79,6 +82,7 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
         EventPolicy(settings.event_id_ttl_s, settings.retry_dedupe_ttl_s),
         on_event=app[K.METRICS].event,
     )
+    app[K.REPORTS] = Reports(redis, SqliteReports(app[K.DB]))
     rebuilt = await catalog.rebuild()
     if rebuilt:
         log.info("rebuilt the redis index of %d articles from SQLite", rebuilt)
@@ -147,6 +151,6 @@ def create_app(
     if demo:
         app.cleanup_ctx.append(demo_ctx)
     app.cleanup_ctx.append(flusher_ctx)
-    for module in (health_api, catalog_api, public_api):
+    for module in (health_api, catalog_api, public_api, reports_api):
         module.setup(app)
     return app

@@ -10,6 +10,7 @@ from .config import Settings
 from .domain.catalog import Catalog
 from .domain.engagement import Engagement
 from .domain.flusher import Flusher
+from .domain.reports import Reports
 from .metrics import Metrics
 from .storage.sqlite_store import SqliteStore
 
@@ -22,3 +23,4 @@ ENGAGEMENT = web.AppKey("engagement", Engagement)
 ADMIN_TOKEN = web.AppKey("admin_token", str)
 FLUSHER = web.AppKey("flusher", Flusher)
 METRICS = web.AppKey("metrics", Metrics)
+REPORTS = web.AppKey("reports", Reports)

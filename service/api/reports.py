@@ -1,0 +1,60 @@
+"""Time series (public) and CSV export (admin)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from aiohttp import web
+
+from ..appkeys import ADMIN_TOKEN, CATALOG, FLUSHER, REPORTS
+from ..domain.articles import rfc3339
+from ..domain.catalog import check_article_id
+from ..domain.errors import InvalidInput, NotFound
+from ..domain.reports import SeriesQuery
+from .parsing import require_admin, validate
+
+
+def _query(request: web.Request) -> SeriesQuery:
+    raw = dict(request.query)
+    for outer, inner in (("from", "start"), ("to", "end")):
+        if outer in raw:
+            raw[inner] = raw.pop(outer)
+    return validate(SeriesQuery, raw)
+
+
+async def timeseries(request: web.Request) -> web.Response:
+    article_id = request.match_info["article_id"]
+    check_article_id(article_id)
+    query = _query(request)
+    if await request.app[CATALOG].store.get_article(article_id) is None:
+        raise NotFound(f"no article {article_id!r}")
+    points = await request.app[REPORTS].series(article_id, query)
+    body = {"article_id": article_id, "metric": query.metric, "granularity": query.granularity, "points": points}
+    return web.json_response(body, headers={"Cache-Control": "public, max-age=10"})
+
+
+async def export_csv(request: web.Request) -> web.StreamResponse:
+    require_admin(request, request.app[ADMIN_TOKEN])
+    query = _query(request)
+    end = query.end or request.app[REPORTS].clock()
+    start = query.start or end - timedelta(days=30)
+    if start > end:
+        raise InvalidInput("'from' must not be after 'to'")
+    await request.app[FLUSHER].flush_once()  # so the export includes everything counted so far
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": "text/csv; charset=utf-8",
+            "Content-Disposition": f'attachment; filename="articles_{rfc3339(start)[:10]}_{rfc3339(end)[:10]}.csv"',
+            "Cache-Control": "no-store",
+        }
+    )
+    await response.prepare(request)
+    async for line in request.app[REPORTS].export_csv(start, end):
+        await response.write(line.encode())
+    await response.write_eof()
+    return response
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/v1/articles/{article_id}/timeseries", timeseries)
+    app.router.add_get("/v1/export/articles.csv", export_csv)

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 
 from ..storage import keys
 from ..storage.redis_batches import RedisBatches
-from ..storage.sqlite_counters import SqliteCounters, parse_batch
+from ..storage.sqlite_counters import ApplyItem, SqliteCounters, parse_batch
 from .catalog import Catalog
 
 log = logging.getLogger(__name__)
@@ -81,13 +81,9 @@ class Flusher:
             started = time.monotonic()
             report = FlushReport()
             report.rebuilt = await self._recover_lost_redis()
-            for shard in range(keys.SHARDS):
-                for batch_id in await self.batches.pending(shard):
-                    await self._apply_and_ack(shard, batch_id, report)
-                batch_id = self.new_id()
-                if await self.batches.seal(shard, batch_id) == 1:
-                    await self.hook("after_seal")
-                    await self._apply_and_ack(shard, batch_id, report)
+            work = await self._seal_all()
+            if work:
+                await self._apply_and_ack(work, report)
             await self._maintenance()
             report.seconds = round(time.monotonic() - started, 4)
             self.state.runs += 1
@@ -96,19 +92,35 @@ class Flusher:
             self.state.last_report = report
             return report
 
-    async def _apply_and_ack(self, shard: int, batch_id: str, report: FlushReport) -> None:
-        parsed = parse_batch(await self.batches.read(shard, batch_id))
-        counts = await self.batches.visitor_counts(parsed.visitors)
-        uniques = [(a, day, n) for (a, day), n in zip(parsed.visitors, counts, strict=True) if n > 0]
-        applied = await self.counters.apply(batch_id, parsed, uniques, int(time.time()))
+    async def _seal_all(self) -> list[tuple[int, str]]:
+        """Batches left pending by earlier runs, then a fresh seal of every shard's live deltas."""
+        work: list[tuple[int, str]] = []
+        for shard in range(keys.SHARDS):
+            work += [(shard, batch_id) for batch_id in await self.batches.pending(shard)]
+            batch_id = self.new_id()
+            if await self.batches.seal(shard, batch_id) == 1:
+                work.append((shard, batch_id))
+                await self.hook("after_seal")
+        return work
+
+    async def _apply_and_ack(self, work: list[tuple[int, str]], report: FlushReport) -> None:
+        """Apply every batch in one SQLite transaction (ledger-checked), then ack each."""
+        batches: list[ApplyItem] = []
+        for shard, batch_id in work:
+            parsed = parse_batch(await self.batches.read(shard, batch_id))
+            counts = await self.batches.visitor_counts(parsed.visitors)
+            uniques = [(a, day, n) for (a, day), n in zip(parsed.visitors, counts, strict=True) if n > 0]
+            batches.append(ApplyItem(batch_id, parsed, uniques))
+        applied = await self.counters.apply(batches, int(time.time()))
         await self.hook("after_commit")
-        await self.batches.ack(shard, batch_id, uniques)
-        if applied:
-            report.batches += 1
-            report.rows += len(parsed.hourly)
-            report.events += parsed.events
-        else:
-            report.skipped += 1
+        for (shard, batch_id), item in zip(work, batches, strict=True):
+            await self.batches.ack(shard, batch_id, item.uniques)
+            if batch_id in applied:
+                report.batches += 1
+                report.rows += len(item.batch.hourly)
+                report.events += item.batch.events
+            else:
+                report.skipped += 1
 
     async def _recover_lost_redis(self) -> int:
         rebuilt = await self.catalog.rebuild()

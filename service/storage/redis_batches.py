@@ -9,9 +9,6 @@ import redis.asyncio as aioredis
 from . import keys
 from .scripts import ACK, SEAL
 
-SCAN_COUNT = 5000
-
-
 class RedisBatches:
     """Seal / read / ack of delta batches, one shard at a time."""
 
@@ -35,10 +32,8 @@ class RedisBatches:
 
     async def read(self, shard: int, batch_id: str) -> dict[str, int]:
         """A sealed batch's fields (immutable once sealed, so a scan is consistent)."""
-        out: dict[str, int] = {}
-        async for field, value in self.redis.hscan_iter(keys.batch(shard, batch_id), count=SCAN_COUNT):
-            out[field.decode()] = int(value)
-        return out
+        raw = await self.redis.hgetall(keys.batch(shard, batch_id))
+        return {field.decode(): int(value) for field, value in raw.items()}
 
     async def visitor_counts(self, pairs: Sequence[tuple[str, int]]) -> list[int]:
         """PFCOUNT of each (article, day) visitor HLL."""

@@ -22,6 +22,15 @@ class ParsedBatch:
         return sum(row[4] for row in self.hourly)
 
 
+@dataclass
+class ApplyItem:
+    """One sealed batch, parsed, with its unique-visitor snapshots (article, day, n)."""
+
+    batch_id: str
+    batch: ParsedBatch
+    uniques: Sequence[tuple[str, int, int]]
+
+
 def parse_batch(fields: dict[str, int]) -> ParsedBatch:
     hourly: list[tuple[str, str, str, int, int]] = []
     visitors: list[tuple[str, int]] = []
@@ -45,27 +54,31 @@ class SqliteCounters:
         self.db = db
         self.hook = hook
 
-    async def apply(
-        self, batch_id: str, batch: ParsedBatch, uniques: Sequence[tuple[str, int, int]], now: int
-    ) -> bool:
-        """One transaction: skip if in the ledger, else upsert every delta and record the batch."""
+    async def apply(self, items: Sequence[ApplyItem], now: int) -> set[str]:
+        """One transaction: batches already in the ledger are skipped, the rest upserted and recorded.
+
+        Returns the ids applied by this call."""
+        applied: set[str] = set()
         await self.db.execute("BEGIN IMMEDIATE")
         try:
-            async with self.db.execute("SELECT 1 FROM applied_batches WHERE batch_id = ?", (batch_id,)) as cur:
-                if await cur.fetchone() is not None:
-                    await self.db.rollback()
-                    return False
-            await self._upsert(batch, uniques)
-            await self.hook("mid_apply")
-            await self.db.execute(
-                "INSERT INTO applied_batches (batch_id, applied_at, fields, events) VALUES (?,?,?,?)",
-                (batch_id, now, len(batch.hourly), batch.events),
-            )
+            for item in items:
+                async with self.db.execute(
+                    "SELECT 1 FROM applied_batches WHERE batch_id = ?", (item.batch_id,)
+                ) as cur:
+                    if await cur.fetchone() is not None:
+                        continue
+                await self._upsert(item.batch, item.uniques)
+                await self.hook("mid_apply")
+                await self.db.execute(
+                    "INSERT INTO applied_batches (batch_id, applied_at, fields, events) VALUES (?,?,?,?)",
+                    (item.batch_id, now, len(item.batch.hourly), item.batch.events),
+                )
+                applied.add(item.batch_id)
             await self.db.commit()
         except BaseException:
             await self.db.rollback()
             raise
-        return True
+        return applied
 
     async def _upsert(self, batch: ParsedBatch, uniques: Sequence[tuple[str, int, int]]) -> None:
         await self.db.executemany(

@@ -9,6 +9,7 @@ import redis.asyncio as aioredis
 from . import keys
 from .scripts import ACK, SEAL
 
+
 class RedisBatches:
     """Seal / read / ack of delta batches, one shard at a time."""
 

@@ -16,10 +16,7 @@ class ParsedBatch:
 
     hourly: list[tuple[str, str, str, int, int]]  # article, metric, network, hour, n
     visitors: list[tuple[str, int]]
-
-    @property
-    def events(self) -> int:
-        return sum(row[4] for row in self.hourly)
+    events: int
 
 
 @dataclass
@@ -32,15 +29,18 @@ class ApplyItem:
 
 
 def parse_batch(fields: dict[str, int]) -> ParsedBatch:
+    """Delta fields `article\tmetric\tnetwork\thour` and visitor marks `u\tarticle\tday`."""
     hourly: list[tuple[str, str, str, int, int]] = []
     visitors: list[tuple[str, int]] = []
+    events = 0
     for field, n in fields.items():
         parts = field.split("\t")
-        if parts[0] == "u" and len(parts) == 3:
-            visitors.append((parts[1], int(parts[2])))
-        elif len(parts) == 4 and n:
+        if len(parts) == 4 and n:
             hourly.append((parts[0], parts[1], parts[2], int(parts[3]), n))
-    return ParsedBatch(hourly, visitors)
+            events += n
+        elif parts[0] == "u" and len(parts) == 3:
+            visitors.append((parts[1], int(parts[2])))
+    return ParsedBatch(hourly, visitors, events)
 
 
 async def _noop(step: str) -> None:
@@ -58,42 +58,43 @@ class SqliteCounters:
         """One transaction: batches already in the ledger are skipped, the rest upserted and recorded.
 
         Returns the ids applied by this call."""
-        applied: set[str] = set()
         await self.db.execute("BEGIN IMMEDIATE")
         try:
-            for item in items:
-                async with self.db.execute(
-                    "SELECT 1 FROM applied_batches WHERE batch_id = ?", (item.batch_id,)
-                ) as cur:
-                    if await cur.fetchone() is not None:
-                        continue
-                await self._upsert(item.batch, item.uniques)
+            fresh = [item for item in items if not await self._in_ledger(item.batch_id)]
+            if fresh:
+                await self._upsert(fresh)
                 await self.hook("mid_apply")
-                await self.db.execute(
+                await self.db.executemany(
                     "INSERT INTO applied_batches (batch_id, applied_at, fields, events) VALUES (?,?,?,?)",
-                    (item.batch_id, now, len(item.batch.hourly), item.batch.events),
+                    [(item.batch_id, now, len(item.batch.hourly), item.batch.events) for item in fresh],
                 )
-                applied.add(item.batch_id)
             await self.db.commit()
         except BaseException:
             await self.db.rollback()
             raise
-        return applied
+        return {item.batch_id for item in fresh}
 
-    async def _upsert(self, batch: ParsedBatch, uniques: Sequence[tuple[str, int, int]]) -> None:
+    async def _in_ledger(self, batch_id: str) -> bool:
+        async with self.db.execute("SELECT 1 FROM applied_batches WHERE batch_id = ?", (batch_id,)) as cur:
+            return await cur.fetchone() is not None
+
+    async def _upsert(self, items: Sequence[ApplyItem]) -> None:
+        """Rows sorted by primary key: B-tree inserts in order are several times faster."""
+        hourly = sorted(row for item in items for row in item.batch.hourly)
+        uniques = sorted(u for item in items for u in item.uniques)
         await self.db.executemany(
             "INSERT INTO counter_hourly (article_id, metric, network, hour, n) VALUES (?,?,?,?,?) "
             "ON CONFLICT (article_id, metric, network, hour) DO UPDATE SET n = n + excluded.n",
-            batch.hourly,
+            hourly,
         )
         totals: dict[tuple[str, str, str], int] = {}
-        for article_id, metric, network, _hour, n in batch.hourly:
+        for article_id, metric, network, _hour, n in hourly:
             key = (article_id, metric, network)
             totals[key] = totals.get(key, 0) + n
         await self.db.executemany(
             "INSERT INTO counter_totals (article_id, metric, network, n) VALUES (?,?,?,?) "
             "ON CONFLICT (article_id, metric, network) DO UPDATE SET n = n + excluded.n",
-            [(*key, n) for key, n in totals.items()],
+            [(*key, n) for key, n in sorted(totals.items())],
         )
         await self.db.executemany(
             "INSERT INTO unique_daily (article_id, day, n) VALUES (?,?,?) "

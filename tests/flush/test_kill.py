@@ -70,11 +70,15 @@ async def _start_flusher(settings: Settings, port: int, cli: bool) -> asyncio.su
     else:
         env["FLUSH_INTERVAL_S"] = "0.01"
         args = ["-m", "service", "serve", "--port", str(port)]
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, *args, env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
-    )
+    log = open(settings.data_dir / "flusher.log", "ab")  # noqa: SIM115, ASYNC230 - closed with the process
+    proc = await asyncio.create_subprocess_exec(sys.executable, *args, env=env, stdout=log, stderr=log)
+    log.close()
     if not cli:
-        await _wait_healthy(port, proc)
+        try:
+            await _wait_healthy(port, proc)
+        except AssertionError as exc:
+            tail = (settings.data_dir / "flusher.log").read_text(errors="replace")[-2000:]
+            raise AssertionError(f"{exc}; service log:\n{tail}") from None
     return proc
 
 

@@ -1,0 +1,335 @@
+"""Load benchmark of the view beacon against a bare aiohttp handler, in one run.
+
+    .venv/bin/python bench/beacon.py [--duration 10] [--connections 64] [--tool auto|wrk|python]
+
+Starts `python -m service serve` on 127.0.0.1 (no REDIS_URL: its own private redis-server, in a temp
+data dir) and a bare aiohttp app answering 204, drives both with the same load, prints requests/s,
+p50 and p99 for each and the ratio, then checks that every accepted view was counted.
+The load comes from wrk (with a Lua script making unique event ids) when it is on PATH, else from
+Python processes running aiohttp clients.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTICLE = "bench-article"
+VIEWS_PATH = f"/v1/articles/{ARTICLE}/views"
+BROWSER_UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36"
+HEADERS = {"User-Agent": BROWSER_UA, "Content-Type": "text/plain;charset=UTF-8"}
+
+
+@dataclass
+class Result:
+    """What one load run measured."""
+
+    name: str
+    seconds: float
+    answered: int
+    ok: int  # 2xx answers
+    p50_ms: float
+    p99_ms: float
+    in_flight_at_stop: int = 0  # wrk only: requests sent whose answers wrk never read
+
+    @property
+    def rps(self) -> float:
+        return self.answered / self.seconds
+
+
+# ---------------------------------------------------------------- servers
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def bare_app() -> web.Application:
+    """The floor: an aiohttp handler that answers 204 and does nothing else."""
+
+    async def beacon(request: web.Request) -> web.Response:
+        return web.Response(status=204)
+
+    app = web.Application()
+    app.router.add_post(VIEWS_PATH, beacon)
+    return app
+
+
+def start(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("ab") as out:
+        return subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+
+
+async def wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    async with aiohttp.ClientSession() as session:
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise SystemExit(f"server exited:\n{log.read_text()}")
+            try:
+                async with session.get(url) as resp:
+                    if resp.status in (200, 204, 404, 405):
+                        return
+            except aiohttp.ClientConnectionError:
+                pass
+            await asyncio.sleep(0.1)  # polling until the server answers
+    raise SystemExit(f"server not ready:\n{log.read_text()}")
+
+
+async def create_article(base: str, token: str) -> None:
+    body = {"url": "https://t4k3.news/bench", "title": "Bench", "tags": ["bench"], "published_at": "2026-11-20T10:00:00Z"}
+    async with aiohttp.ClientSession() as session:
+        async with session.put(f"{base}/v1/articles/{ARTICLE}", json=body, headers={"Authorization": f"Bearer {token}"}) as r:
+            if r.status not in (200, 201):
+                raise SystemExit(f"could not create the article: {r.status} {await r.text()}")
+
+
+async def views_counted(base: str) -> int:
+    async with aiohttp.ClientSession() as session, session.get(f"{base}/v1/articles/{ARTICLE}/stats") as resp:
+        count: int = (await resp.json())["views"]
+        return count
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+# ---------------------------------------------------------------- python load generator
+
+
+async def _connection_loop(session: aiohttp.ClientSession, url: str, prefix: str, end: float, out: list[Any]) -> None:
+    n = 0
+    while time.monotonic() < end:
+        n += 1
+        body = f'{{"event_id":"{prefix}-{n}"}}'
+        started = time.perf_counter()
+        async with session.post(url, data=body, headers=HEADERS) as resp:
+            await resp.read()
+        out.append((time.perf_counter() - started, resp.status))
+
+
+async def python_worker(url: str, connections: int, duration: float, prefix: str) -> dict[str, Any]:
+    """One process: `connections` keep-alive connections, each sending back to back until the deadline."""
+    samples: list[Any] = []
+    connector = aiohttp.TCPConnector(limit=connections)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        started = time.monotonic()
+        end = started + duration
+        loops = [_connection_loop(session, url, f"{prefix}-{i}", end, samples) for i in range(connections)]
+        await asyncio.gather(*loops)
+        seconds = time.monotonic() - started
+    latencies = sorted(s[0] for s in samples)
+    ok = sum(1 for s in samples if 200 <= s[1] < 300)
+    return {"seconds": seconds, "answered": len(samples), "ok": ok, "latencies": latencies}
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
+
+
+def run_python(name: str, url: str, connections: int, duration: float, procs: int, log: Path) -> Result:
+    run = secrets.token_hex(4)
+    per = max(1, connections // procs)
+    workers = [
+        subprocess.Popen(
+            [sys.executable, __file__, "load", url, str(per), str(duration), f"{name}-{run}-{i}"],
+            cwd=ROOT, stdout=subprocess.PIPE, stderr=log.open("ab"),
+        )
+        for i in range(procs)
+    ]
+    parts = [json.loads(w.communicate()[0]) for w in workers]
+    latencies = sorted(x for p in parts for x in p["latencies"])
+    return Result(
+        name=name,
+        seconds=max(p["seconds"] for p in parts),
+        answered=sum(p["answered"] for p in parts),
+        ok=sum(p["ok"] for p in parts),
+        p50_ms=percentile(latencies, 0.50) * 1000,
+        p99_ms=percentile(latencies, 0.99) * 1000,
+    )
+
+
+# ---------------------------------------------------------------- wrk
+
+WRK_LUA = r"""
+local counter = 0
+local threads = {}
+function setup(thread)
+  thread:set("tid", counter)
+  table.insert(threads, thread)
+  counter = counter + 1
+end
+function init(args)
+  sent = 0
+  ok = 0
+  wrk.method = "POST"
+  wrk.headers["Content-Type"] = "text/plain;charset=UTF-8"
+  wrk.headers["User-Agent"] = "__UA__"
+end
+function request()
+  sent = sent + 1
+  return wrk.format(nil, nil, nil, string.format('{"event_id":"__RUN__-%d-%d"}', tid, sent))
+end
+function response(status, headers, body)
+  if status >= 200 and status < 300 then ok = ok + 1 end
+end
+function done(summary, latency, requests)
+  local s, o = 0, 0
+  for _, t in ipairs(threads) do
+    s = s + t:get("sent")
+    o = o + t:get("ok")
+  end
+  local e = summary.errors
+  io.write(string.format("RESULT %d %d %d %d %.1f %.1f %d\n", summary.requests, s, o, summary.duration,
+    latency:percentile(50), latency:percentile(99), e.connect + e.read + e.write + e.timeout))
+end
+"""
+
+
+def run_wrk(name: str, url: str, connections: int, duration: float, threads: int, tmp: Path) -> Result:
+    script = tmp / f"{name}.lua"
+    script.write_text(WRK_LUA.replace("__UA__", BROWSER_UA).replace("__RUN__", f"{name}-{secrets.token_hex(4)}"))
+    argv = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(duration))}s", "--timeout", "10s",
+            "-s", str(script), url]
+    out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+    line = next(x for x in out.splitlines() if x.startswith("RESULT "))
+    answered, sent, ok, micros, p50, p99, socket_errors = line.split()[1:]
+    if int(socket_errors):
+        print(f"  ({name}: wrk counted {socket_errors} socket errors)", file=sys.stderr)
+    return Result(
+        name=name,
+        seconds=int(micros) / 1e6,
+        answered=int(answered),
+        ok=int(ok),
+        p50_ms=float(p50) / 1000,
+        p99_ms=float(p99) / 1000,
+        in_flight_at_stop=max(0, int(sent) - int(answered)),
+    )
+
+
+# ---------------------------------------------------------------- the run
+
+
+@dataclass
+class Options:
+    duration: float
+    connections: int
+    tool: str
+    procs: int
+    threads: int
+
+
+def load(opts: Options, name: str, url: str, tmp: Path) -> Result:
+    if opts.tool == "wrk":
+        return run_wrk(name, url, opts.connections, opts.duration, opts.threads, tmp)
+    return run_python(name, url, opts.connections, opts.duration, opts.procs, tmp / "load.log")
+
+
+def report(bare: Result, beacon: Result, opts: Options) -> None:
+    print(f"tool={opts.tool} connections={opts.connections} duration={opts.duration:.0f}s cpus={os.cpu_count()}")
+    print(f"{'':14}{'requests/s':>12}{'p50 ms':>10}{'p99 ms':>10}{'answered':>10}{'2xx':>10}")
+    for r in (bare, beacon):
+        print(f"{r.name:14}{r.rps:12.0f}{r.p50_ms:10.2f}{r.p99_ms:10.2f}{r.answered:10d}{r.ok:10d}")
+    ratio = beacon.rps / bare.rps
+    print(f"ratio beacon/bare: {ratio:.2f} (target >= 0.50: {'met' if ratio >= 0.5 else 'NOT met'})")
+
+
+def check_counted(beacon: Result, counted: int) -> bool:
+    """Every 2xx view was counted; with wrk, requests cut off at the deadline may have been counted too."""
+    if beacon.in_flight_at_stop == 0:
+        good = counted == beacon.ok
+        print(f"views counted: {counted}, 2xx answers: {beacon.ok} -> {'exact' if good else 'MISMATCH'}")
+        return good
+    good = beacon.ok <= counted <= beacon.ok + beacon.in_flight_at_stop
+    print(f"views counted: {counted}, 2xx answers: {beacon.ok}, unanswered when wrk stopped: "
+          f"{beacon.in_flight_at_stop} -> {'consistent' if good else 'MISMATCH'}")
+    return good
+
+
+async def servers(tmp: Path, token: str) -> tuple[subprocess.Popen[bytes], str, subprocess.Popen[bytes], str]:
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    env.update(DATA_DIR=str(tmp / "data"), ADMIN_TOKEN=token, LOG_LEVEL="WARNING")
+    service_port, bare_port = free_port(), free_port()
+    service = start([sys.executable, "-m", "service", "serve", "--host", "127.0.0.1", "--port", str(service_port)],
+                    env, tmp / "service.log")
+    bare = start([sys.executable, __file__, "bare", str(bare_port)], env, tmp / "bare.log")
+    service_base, bare_base = f"http://127.0.0.1:{service_port}", f"http://127.0.0.1:{bare_port}"
+    await wait_ready(f"{service_base}/readyz", service, tmp / "service.log")
+    await wait_ready(f"{bare_base}/", bare, tmp / "bare.log")
+    await create_article(service_base, token)
+    return service, service_base, bare, bare_base
+
+
+def main_run(opts: Options) -> int:
+    tmp = Path(tempfile.mkdtemp(prefix="beacon-bench-"))
+    service = bare = None
+    try:
+        service, service_base, bare, bare_base = asyncio.run(servers(tmp, secrets.token_urlsafe(16)))
+        warm = Options(1, opts.connections, opts.tool, opts.procs, opts.threads)
+        load(warm, "warmup-bare", bare_base + VIEWS_PATH, tmp)
+        before = asyncio.run(views_counted(service_base))
+        load(warm, "warmup-beacon", service_base + VIEWS_PATH, tmp)
+        before = asyncio.run(views_counted(service_base))
+        bare_result = load(opts, "bare-204", bare_base + VIEWS_PATH, tmp)
+        beacon_result = load(opts, "beacon", service_base + VIEWS_PATH, tmp)
+        counted = asyncio.run(views_counted(service_base)) - before
+        report(bare_result, beacon_result, opts)
+        ok = check_counted(beacon_result, counted)
+        return 0 if ok else 1
+    finally:
+        for proc in (service, bare):
+            if proc is not None:
+                stop(proc)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["bare"]:
+        web.run_app(bare_app(), host="127.0.0.1", port=int(args[1]), access_log=None, print=lambda *a: None)
+        return 0
+    if args[:1] == ["load"]:
+        url, connections, duration, prefix = args[1], int(args[2]), float(args[3]), args[4]
+        print(json.dumps(asyncio.run(python_worker(url, connections, duration, prefix))))
+        return 0
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds of load per target")
+    parser.add_argument("--connections", type=int, default=64, help="concurrent keep-alive connections")
+    parser.add_argument("--tool", choices=["auto", "wrk", "python"], default="auto")
+    parser.add_argument("--procs", type=int, default=2, help="python tool: load generator processes")
+    parser.add_argument("--threads", type=int, default=1, help="wrk tool: threads")
+    ns = parser.parse_args(args)
+    tool = ns.tool if ns.tool != "auto" else ("wrk" if shutil.which("wrk") else "python")
+    return main_run(Options(ns.duration, ns.connections, tool, ns.procs, ns.threads))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -88,7 +88,7 @@ async def test_sigterm_under_load_finishes_requests_and_flushes(settings: Settin
                     await asyncio.sleep(0.01)  # the server is going away: back off
 
         workers = [asyncio.create_task(worker(w)) for w in range(8)]
-        while ok < 300:  # noqa: ASYNC110 - waiting for load to build up, polled
+        while ok < 300:
             await asyncio.sleep(0.01)
         sent_at = time.monotonic()
         proc.send_signal(signal.SIGTERM)

@@ -18,6 +18,7 @@ from .networks import NETWORKS
 
 log = logging.getLogger(__name__)
 Listener = Callable[[Article], Awaitable[None]]
+BulkListener = Callable[[list[Article]], Awaitable[None]]
 
 
 def check_article_id(article_id: str) -> None:
@@ -40,36 +41,42 @@ class Catalog:
         self.host_allowed = host_allowed
         self.clock = clock
         self.listeners: list[Listener] = []
+        self.bulk_listeners: list[BulkListener] = []  # one call per bulk() batch, else one per write
 
     def parse(self, raw: Any) -> ArticleIn:
         """Validate a JSON object as an article body."""
         return ArticleIn.model_validate(raw, context={"host_allowed": self.host_allowed})
 
-    async def put(self, article_id: str, data: ArticleIn) -> tuple[bool, Article]:
+    async def put(
+        self, article_id: str, data: ArticleIn, *, batch: list[Article] | None = None
+    ) -> tuple[bool, Article]:
         """Create or replace; returns (created, stored article)."""
         check_article_id(article_id)
         article = Article.from_input(article_id, data, self.clock())
         created, codes = await self.store.save_article(article, {n: new_code() for n in NETWORKS})
         totals = await self.store.totals([article_id])
         await self.index.put([(article, codes, totals[article_id])])
-        await self._notify(article)
+        await self._notify(article, batch)
         return created, article
 
     async def bulk(self, items: list[Any]) -> list[dict[str, Any]]:
         """Per-item results; a bad item does not sink the good ones."""
         results: list[dict[str, Any]] = []
+        batch: list[Article] = []
         for i, raw in enumerate(items):
             article_id = raw.get("id") if isinstance(raw, dict) else None
             try:
                 if not isinstance(article_id, str):
                     raise InvalidInput("each article needs a string 'id'")
                 body = {k: v for k, v in raw.items() if k != "id"}
-                created, _a = await self.put(article_id, self.parse(body))
+                created, _a = await self.put(article_id, self.parse(body), batch=batch)
                 results.append({"index": i, "id": article_id, "status": 201 if created else 200})
             except ValidationError as exc:
                 results.append(_failed(i, article_id, "validation_error", "invalid article", _errors(exc)))
             except InvalidInput as exc:
                 results.append(_failed(i, article_id, exc.code, exc.message, exc.details))
+        for bulk_listener in self.bulk_listeners:
+            await bulk_listener(batch)
         return results
 
     async def get(self, article_id: str) -> Article:
@@ -103,6 +110,9 @@ class Catalog:
         missing = await self.index.missing_shards()
         if not missing:
             return 0
+        if await self.store.count_articles() == 0:  # a fresh install: nothing to rebuild
+            await self.index.mark_seeded(missing)
+            return 0
         log.warning("redis lacks %d shard(s) of the catalog: rebuilding from SQLite", len(missing))
         count = 0
         async for articles in self.store.iter_articles(batch):
@@ -114,9 +124,14 @@ class Catalog:
         await self.index.mark_seeded(missing)
         return count
 
-    async def _notify(self, article: Article) -> None:
+    async def _notify(self, article: Article, batch: list[Article] | None = None) -> None:
         for listener in self.listeners:
             await listener(article)
+        if batch is not None:
+            batch.append(article)  # bulk(): bulk listeners get the whole batch at its end
+            return
+        for bulk_listener in self.bulk_listeners:
+            await bulk_listener([article])
 
 
 def _failed(i: int, article_id: object, code: str, message: str, details: Any) -> dict[str, Any]:

@@ -82,5 +82,6 @@ async def connect(path: str, busy_timeout_ms: int) -> aiosqlite.Connection:
     await db.execute("PRAGMA synchronous=FULL")
     await db.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
     await db.execute("PRAGMA foreign_keys=ON")
+    await db.execute("PRAGMA temp_store=MEMORY")
     await migrate(db)
     return db

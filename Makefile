@@ -29,5 +29,11 @@ format: $(STAMP)
 
 check: lint mypy test
 
+bench: $(STAMP)  ## the benchmarks, run on demand; each prints its numbers
+	$(PY) bench/beacon.py
+	$(PY) bench/flush_bench.py
+	$(PY) bench/related_latency.py --articles 100000
+	$(PY) bench/trending_latency.py
+
 clean:
 	rm -rf $(VENV) data

@@ -32,7 +32,8 @@ from aiohttp import web
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTICLE = "bench-article"
-VIEWS_PATH = f"/v1/articles/{ARTICLE}/views"
+ARTICLE_PATH = f"/v1/articles/{ARTICLE}"
+VIEWS_PATH = f"{ARTICLE_PATH}/views"
 BROWSER_UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36"
 HEADERS = {"User-Agent": BROWSER_UA, "Content-Type": "text/plain;charset=UTF-8"}
 
@@ -80,12 +81,13 @@ def start(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[b
         return subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
 
 
-async def wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path, seconds: float = 60) -> None:
+async def wait_ready(url: str, proc: subprocess.Popen[bytes], log: str, seconds: float = 60) -> None:
+    """Poll `url` until the server answers; on failure exit with the server's log file."""
     deadline = time.monotonic() + seconds
     async with aiohttp.ClientSession() as session:
         while time.monotonic() < deadline:
             if proc.poll() is not None:
-                raise SystemExit(f"server exited:\n{log.read_text()}")
+                raise SystemExit(f"server exited, see {log}")
             try:
                 async with session.get(url) as resp:
                     if resp.status in (200, 204, 404, 405):
@@ -93,15 +95,15 @@ async def wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path, seconds
             except aiohttp.ClientConnectionError:
                 pass
             await asyncio.sleep(0.1)  # polling until the server answers
-    raise SystemExit(f"server not ready:\n{log.read_text()}")
+    raise SystemExit(f"server not ready, see {log}")
 
 
 async def create_article(base: str, token: str) -> None:
-    body = {"url": "https://t4k3.news/bench", "title": "Bench", "tags": ["bench"], "published_at": "2026-11-20T10:00:00Z"}
-    async with aiohttp.ClientSession() as session:
-        async with session.put(f"{base}/v1/articles/{ARTICLE}", json=body, headers={"Authorization": f"Bearer {token}"}) as r:
-            if r.status not in (200, 201):
-                raise SystemExit(f"could not create the article: {r.status} {await r.text()}")
+    body = {"url": "https://t4k3.news/bench", "title": "Bench", "tags": [], "published_at": "2026-11-20T10:00:00Z"}
+    auth = {"Authorization": f"Bearer {token}"}
+    async with aiohttp.ClientSession() as session, session.put(f"{base}{ARTICLE_PATH}", json=body, headers=auth) as r:
+        if r.status not in (200, 201):
+            raise SystemExit(f"could not create the article: {r.status} {await r.text()}")
 
 
 async def views_counted(base: str) -> int:
@@ -282,8 +284,8 @@ async def servers(tmp: Path, token: str) -> tuple[subprocess.Popen[bytes], str, 
                     env, tmp / "service.log")
     bare = start([sys.executable, __file__, "bare", str(bare_port)], env, tmp / "bare.log")
     service_base, bare_base = f"http://127.0.0.1:{service_port}", f"http://127.0.0.1:{bare_port}"
-    await wait_ready(f"{service_base}/readyz", service, tmp / "service.log")
-    await wait_ready(f"{bare_base}/", bare, tmp / "bare.log")
+    await wait_ready(f"{service_base}/readyz", service, str(tmp / "service.log"))
+    await wait_ready(f"{bare_base}/", bare, str(tmp / "bare.log"))
     await create_article(service_base, token)
     return service, service_base, bare, bare_base
 
@@ -295,7 +297,6 @@ def main_run(opts: Options) -> int:
         service, service_base, bare, bare_base = asyncio.run(servers(tmp, secrets.token_urlsafe(16)))
         warm = Options(1, opts.connections, opts.tool, opts.procs, opts.threads)
         load(warm, "warmup-bare", bare_base + VIEWS_PATH, tmp)
-        before = asyncio.run(views_counted(service_base))
         load(warm, "warmup-beacon", service_base + VIEWS_PATH, tmp)
         before = asyncio.run(views_counted(service_base))
         bare_result = load(opts, "bare-204", bare_base + VIEWS_PATH, tmp)

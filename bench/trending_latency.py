@@ -3,10 +3,11 @@
 Fills a private Redis with hourly buckets as the ingest script writes them (views for every article,
 shares and clicks for a fifth; activity skewed to fresh articles; 2% of the articles unpublished), then:
 1. in-process: the cost of a cold ranking (closed hours summed, once per hour) and of a refresh;
-2. the real service (subprocess) under concurrent GET /v1/trending over every metric and window,
-   while views keep arriving through the API; prints client-side p50/p99/max.
+2. the real service (subprocess) answering GET /v1/trending over every metric and window, paced
+   (open loop) and then as fast as 8 clients can go, while views keep arriving through the API;
+   prints client-side p50/p99/max.
 
-    .venv/bin/python bench/trending_latency.py [--articles 100000] [--requests 20000] [--cache-s 5]
+    .venv/bin/python bench/trending_latency.py [--articles 100000] [--requests 30000] [--rate 1000] [--cache-s 5]
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from service.storage.embedded import EmbeddedRedis
 from service.storage.trending_store import HotReader, TrendingStore
 
 UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36"
-COMBOS = [(m, w) for m in METRICS for w in WINDOWS]
+COMBOS = [(stored, w) for stored in METRICS.values() for w in WINDOWS]
 
 
 def article_id(i: int) -> str:
@@ -77,19 +78,20 @@ def pct(values: list[float], q: float) -> float:
 async def in_process(redis: aioredis.Redis, sqlite_path: Path) -> None:
     """Cold rankings (what each hour's first request pays) and warm refreshes."""
     db = await schema.connect(str(sqlite_path), 5000)
-    store = TrendingStore(HotReader(redis, db), ttl_s=0.0)
+    store = TrendingStore(HotReader(redis, db), ttl_s=0.0)  # every refresh re-reads the live hours
     for metric, window in COMBOS:
         started = time.perf_counter()
-        ranking = await store.top(metric, WINDOWS[window])
+        ranking = await store.refresh(metric, WINDOWS[window])
         cold = time.perf_counter() - started
         refreshes = []
         for _ in range(5):
+            store.invalidate()
             started = time.perf_counter()
-            await store.top(metric, WINDOWS[window])
-            await asyncio.sleep(0)
+            await store.refresh(metric, WINDOWS[window])
             refreshes.append(time.perf_counter() - started)
-        print(f"  {metric:5} {window:>3}: cold {cold * 1000:7.1f} ms, refresh {statistics.median(refreshes) * 1000:5.1f} ms"
-              f" (top count {ranking.items[0].count if ranking.items else 0})")
+        warm = statistics.median(refreshes) * 1000
+        top = ranking.items[0].count if ranking.items else 0
+        print(f"  {metric:5} {window:>3}: cold {cold * 1000:7.1f} ms, refresh {warm:5.1f} ms (top count {top})")
     await store.close()
     await db.close()
 
@@ -116,7 +118,9 @@ async def wait_ready(base: str, proc: asyncio.subprocess.Process) -> None:
     raise RuntimeError("the service did not become ready")
 
 
-async def load(base: str, requests: int, concurrency: int, ingest_rate: float, n_articles: int) -> list[float]:
+async def load(
+    base: str, requests: int, concurrency: int, rate: float, ingest_rate: float, n_articles: int
+) -> list[float]:
     latencies: list[float] = []
     done = asyncio.Event()
     async with aiohttp.ClientSession() as http:
@@ -124,16 +128,29 @@ async def load(base: str, requests: int, concurrency: int, ingest_rate: float, n
             async with http.get(f"{base}/v1/trending", params={"metric": metric_name(metric), "window": window}) as r:
                 assert r.status == 200, await r.text()
 
+        async def one(rng: random.Random) -> None:
+            metric, window = rng.choice(COMBOS)
+            params = {"metric": metric_name(metric), "window": window, "limit": str(rng.choice((5, 10, 20)))}
+            started = time.perf_counter()
+            async with http.get(f"{base}/v1/trending", params=params) as resp:
+                await resp.read()
+                assert resp.status == 200
+            latencies.append(time.perf_counter() - started)
+
         async def reader(w: int) -> None:
+            """Closed loop: the next request as soon as the last answered."""
             rng = random.Random(w)
             for _ in range(requests // concurrency):
-                metric, window = rng.choice(COMBOS)
-                params = {"metric": metric_name(metric), "window": window, "limit": str(rng.choice((5, 10, 20)))}
-                started = time.perf_counter()
-                async with http.get(f"{base}/v1/trending", params=params) as resp:
-                    await resp.read()
-                    assert resp.status == 200
-                latencies.append(time.perf_counter() - started)
+                await one(rng)
+
+        async def paced(w: int) -> None:
+            """Open loop: requests start on schedule (rate / concurrency per second each)."""
+            rng = random.Random(w)
+            interval = concurrency / rate
+            start = time.perf_counter() + w * interval / concurrency
+            for i in range(requests // concurrency):
+                await asyncio.sleep(max(0.0, start + i * interval - time.perf_counter()))
+                await one(rng)
 
         async def ingest() -> None:
             rng = random.Random(99)
@@ -145,12 +162,13 @@ async def load(base: str, requests: int, concurrency: int, ingest_rate: float, n
 
         feeder = asyncio.create_task(ingest()) if ingest_rate > 0 else None
         started = time.perf_counter()
-        await asyncio.gather(*(reader(w) for w in range(concurrency)))
+        await asyncio.gather(*((paced(w) if rate else reader(w)) for w in range(concurrency)))
         elapsed = time.perf_counter() - started
         done.set()
         if feeder is not None:
             await feeder
-    print(f"  {len(latencies)} requests in {elapsed:.1f} s ({len(latencies) / elapsed:.0f}/s), concurrency {concurrency}")
+    achieved = len(latencies) / elapsed
+    print(f"  {len(latencies)} requests in {elapsed:.1f} s ({achieved:.0f}/s), concurrency {concurrency}")
     return latencies
 
 
@@ -161,8 +179,9 @@ def metric_name(stored: str) -> str:
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--articles", type=int, default=100_000)
-    parser.add_argument("--requests", type=int, default=20_000)
+    parser.add_argument("--requests", type=int, default=30_000)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--rate", type=float, default=1000.0, help="requests/s (open loop); 0: as fast as possible")
     parser.add_argument("--cache-s", type=float, default=5.0, help="TRENDING_CACHE_S of the service")
     parser.add_argument("--ingest-rate", type=float, default=200.0, help="views/s sent meanwhile")
     args = parser.parse_args()
@@ -185,10 +204,13 @@ async def main() -> None:
                                                         env=env)
             try:
                 await wait_ready(base, proc)
-                print(f"service: GET /v1/trending, TRENDING_CACHE_S={args.cache_s}, {args.ingest_rate:.0f} views/s:")
-                lat = await load(base, args.requests, args.concurrency, args.ingest_rate, args.articles)
-                print(f"  p50 {pct(lat, 0.5) * 1000:.2f} ms  p99 {pct(lat, 0.99) * 1000:.2f} ms  "
-                      f"max {max(lat) * 1000:.2f} ms")
+                for rate in dict.fromkeys((args.rate, 0.0)):
+                    pace = f"{rate:.0f} requests/s" if rate else "as fast as possible"
+                    print(f"service: GET /v1/trending, {pace}, TRENDING_CACHE_S={args.cache_s}, "
+                          f"{args.ingest_rate:.0f} views/s meanwhile:")
+                    lat = await load(base, args.requests, args.concurrency, rate, args.ingest_rate, args.articles)
+                    print(f"  p50 {pct(lat, 0.5) * 1000:.2f} ms  p99 {pct(lat, 0.99) * 1000:.2f} ms  "
+                          f"max {max(lat) * 1000:.2f} ms")
             finally:
                 proc.terminate()
                 await proc.wait()

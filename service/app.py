@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import secrets
 from collections.abc import AsyncIterator
@@ -13,13 +12,23 @@ from aiohttp import web
 from . import appkeys as K
 from .api import catalog as catalog_api
 from .api import health as health_api
+from .api import metrics as metrics_api
+from .api import ops as ops_api
 from .api import public as public_api
+from .api import related as related_api
 from .api import reports as reports_api
+from .api import shariff as shariff_api
+from .api import trending as trending_api
+from .api import widget as widget_api
+from .api.access_log import access_log_middleware
+from .api.cors import cors_middleware
 from .api.errors import error_middleware
+from .api.metrics import metrics_middleware, redis_error_middleware
 from .config import Settings
 from .domain.catalog import Catalog
 from .domain.engagement import Engagement, EventPolicy
 from .domain.flusher import Flusher, Hook
+from .domain.related_service import RelatedConfig, RelatedService
 from .domain.reports import Reports
 from .metrics import Metrics
 from .storage import schema
@@ -28,10 +37,12 @@ from .storage.redis_batches import RedisBatches
 from .storage.redis_client import make_client, warn_if_evicting
 from .storage.redis_counters import RedisCounters
 from .storage.redis_index import RedisIndex
+from .storage.related_index import RelatedIndex
 from .storage.salts import DailySalt
 from .storage.sqlite_counters import SqliteCounters
 from .storage.sqlite_reports import SqliteReports
 from .storage.sqlite_store import SqliteStore
+from .tasks import stop_task
 
 log = logging.getLogger(__name__)
 
@@ -73,8 +84,9 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
     index = RedisIndex(redis)
     catalog = Catalog(app[K.STORE], index, settings.host_allowed)
     app[K.CATALOG] = catalog
+    counters = RedisCounters(redis)
     app[K.ENGAGEMENT] = Engagement(
-        RedisCounters(redis),
+        counters,
         index,
         DailySalt(redis),
         catalog,
@@ -87,6 +99,22 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
     if rebuilt:
         log.info("rebuilt the redis index of %d articles from SQLite", rebuilt)
     yield
+    await counters.close()
+
+
+async def related_ctx(app: web.Application) -> AsyncIterator[None]:
+    catalog = app[K.CATALOG]
+    related = RelatedService(
+        RelatedIndex(app[K.REDIS]), RelatedConfig.from_settings(app[K.SETTINGS]), reindex=catalog.reindex
+    )
+    await related.refresh_stats()
+    app[K.RELATED] = related
+    catalog.bulk_listeners.append(related.on_articles)
+    task = asyncio.create_task(related.run(app[K.STORE]))  # rebuilds a lost index, drains queued builds
+    try:
+        yield
+    finally:
+        await stop_task(task)
 
 
 async def demo_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -113,9 +141,7 @@ async def flusher_ctx(app: web.Application) -> AsyncIterator[None]:
         yield
     finally:
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await stop_task(task)
             await flusher.flush_logged()  # the final flush after SIGTERM
 
 
@@ -136,7 +162,8 @@ def create_app(
 ) -> web.Application:
     """The aiohttp application; nothing is opened until it starts."""
     settings = settings or Settings()
-    app = web.Application(middlewares=[error_middleware], client_max_size=settings.max_admin_body)
+    middlewares = [metrics_middleware, access_log_middleware, cors_middleware, error_middleware, redis_error_middleware]
+    app = web.Application(middlewares=middlewares, client_max_size=settings.max_admin_body)
     app[K.SETTINGS] = settings
     app[K.METRICS] = Metrics()
     token = settings.admin_token.get_secret_value() if settings.admin_token else ""
@@ -147,10 +174,11 @@ def create_app(
     app[RUN_FLUSHER] = flusher
     if flush_hook is not None:
         app[FLUSH_HOOK] = flush_hook
-    app.cleanup_ctx.extend([redis_ctx, sqlite_ctx, domain_ctx])
+    app.cleanup_ctx.extend([redis_ctx, sqlite_ctx, domain_ctx, related_ctx])
     if demo:
         app.cleanup_ctx.append(demo_ctx)
     app.cleanup_ctx.append(flusher_ctx)
-    for module in (health_api, catalog_api, public_api, reports_api):
+    api = (health_api, catalog_api, public_api, reports_api, shariff_api, widget_api)
+    for module in (*api, related_api, metrics_api, trending_api, ops_api):  # ops after trending: it uses its store
         module.setup(app)
     return app

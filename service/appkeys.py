@@ -10,6 +10,7 @@ from .config import Settings
 from .domain.catalog import Catalog
 from .domain.engagement import Engagement
 from .domain.flusher import Flusher
+from .domain.related_service import RelatedService
 from .domain.reports import Reports
 from .metrics import Metrics
 from .storage.sqlite_store import SqliteStore
@@ -24,3 +25,4 @@ ADMIN_TOKEN = web.AppKey("admin_token", str)
 FLUSHER = web.AppKey("flusher", Flusher)
 METRICS = web.AppKey("metrics", Metrics)
 REPORTS = web.AppKey("reports", Reports)
+RELATED = web.AppKey("related", RelatedService)

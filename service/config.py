@@ -9,6 +9,8 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from .domain.networks import NETWORKS, Network
+
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -53,6 +55,10 @@ class Settings(BaseSettings):
     ledger_retention_days: int = Field(30, ge=1)
     shutdown_timeout_s: float = Field(15.0, gt=0)
 
+    # trending and the ops dashboard
+    trending_cache_s: float = Field(5.0, ge=0)  # a ranking is recomputed at most this often
+    ops_refresh_s: float = Field(5.0, gt=0)  # how often the dashboard polls
+
     # related news
     related_min_score: float = 0.15
     related_gate_max_df: float = 0.10
@@ -64,6 +70,24 @@ class Settings(BaseSettings):
     related_candidates: int = 50
     related_per_tag_cap: int = 200
     related_cache_s: float = 30.0
+    related_cache_entries: int = Field(5000, ge=1)  # articles whose answers and candidate ids are kept
+    related_fallback_days: float = Field(7.0, gt=0)  # "recent" for the most-read fallback
+    related_fallback_pool: int = Field(50, ge=1)  # newest articles read per fallback source (tag, section, all)
+    related_recent_cap: int = Field(2000, ge=1)  # newest articles kept per section and overall
+    related_inline_batch: int = Field(20, ge=1)  # bigger catalog writes queue their list builds
+    related_build_batch: int = Field(5000, ge=1)  # queued lists per builder step, built in publish-time order
+    related_bulk_quiet_s: int = Field(30, ge=1)  # builders wait until bulk imports pause this long
+
+    # widget (defaults baked into /widget.js; a site overrides them with data attributes)
+    widget_share_heading: str = Field("Let your friends know!", min_length=1, max_length=120)
+    widget_related_heading: str = Field("Related News", min_length=1, max_length=120)
+    widget_networks: Annotated[list[Network], NoDecode] = list(NETWORKS)  # type: ignore[arg-type]
+    widget_related_limit: int = Field(5, ge=1, le=20)
+
+    @field_validator("widget_networks", mode="before")
+    @classmethod
+    def _widget_networks(cls, value: object) -> object:
+        return _split(value)
 
     @field_validator("allowed_hosts", "cors_origins", "trusted_proxies", mode="before")
     @classmethod

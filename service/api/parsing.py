@@ -33,10 +33,14 @@ async def read_body(request: web.Request, limit: int) -> bytes:
     """The body, refusing more than `limit` bytes without reading them all."""
     if request.content_length is not None and request.content_length > limit:
         raise TooLarge(f"body larger than {limit} bytes")
-    body = await request.content.read(limit + 1)
-    if len(body) > limit:
-        raise TooLarge(f"body larger than {limit} bytes")
-    return body
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await request.content.read(limit + 1 - size):  # b"" at the end of the body
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            raise TooLarge(f"body larger than {limit} bytes")
+    return b"".join(chunks)
 
 
 def decode_json(body: bytes, allow_empty: bool = False) -> Any:
@@ -53,6 +57,8 @@ def decode_json(body: bytes, allow_empty: bool = False) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise BadRequest(f"malformed JSON: {exc.msg}", {"line": exc.lineno, "column": exc.colno}) from None
+    except (RecursionError, ValueError) as exc:  # nesting too deep, or an integer too long to convert
+        raise BadRequest(f"JSON not accepted: {type(exc).__name__}") from None
 
 
 def validation_details(exc: ValidationError) -> list[dict[str, Any]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -17,6 +18,8 @@ from .errors import InvalidInput, NotFound
 from .networks import NETWORKS
 
 log = logging.getLogger(__name__)
+UNKNOWN_TTL_S = 5.0
+UNKNOWN_CACHE_SIZE = 10_000
 Listener = Callable[[Article], Awaitable[None]]
 BulkListener = Callable[[list[Article]], Awaitable[None]]
 
@@ -41,6 +44,7 @@ class Catalog:
         self.host_allowed = host_allowed
         self.clock = clock
         self.listeners: list[Listener] = []
+        self._unknown: dict[str, float] = {}  # ids recently missing from SQLite too: random ids stay cheap
         self.bulk_listeners: list[BulkListener] = []  # one call per bulk() batch, else one per write
 
     def parse(self, raw: Any) -> ArticleIn:
@@ -53,6 +57,7 @@ class Catalog:
         """Create or replace; returns (created, stored article)."""
         check_article_id(article_id)
         article = Article.from_input(article_id, data, self.clock())
+        self._unknown.pop(article_id, None)
         created, codes = await self.store.save_article(article, {n: new_code() for n in NETWORKS})
         totals = await self.store.totals([article_id])
         await self.index.put([(article, codes, totals[article_id])])
@@ -97,8 +102,14 @@ class Catalog:
 
     async def reindex(self, article_id: str) -> bool:
         """Rebuild one article's Redis entries from SQLite (after a miss); False if unknown."""
+        now = time.monotonic()
+        if self._unknown.get(article_id, 0.0) > now:
+            return False
         article = await self.store.get_article(article_id)
         if article is None:
+            if len(self._unknown) >= UNKNOWN_CACHE_SIZE:
+                self._unknown.clear()
+            self._unknown[article_id] = now + UNKNOWN_TTL_S
             return False
         codes = await self.store.codes(article_id)
         totals = await self.store.totals([article_id])

@@ -67,7 +67,8 @@ class Engagement:
     def _event(self, article_id: str, metric: str, network: str, event_id: str | None, visitor: str = "") -> Event:
         now = self.clock()
         ttl = self.policy.client_ttl_s if event_id else self.policy.retry_ttl_s
-        ident = f"c:{event_id}" if event_id else f"s:{self.new_id()}"
+        kind = metric.removeprefix("bot_")  # one event id per kind: a share and a view may share an id
+        ident = f"c:{kind}:{event_id}" if event_id else f"s:{self.new_id()}"
         return Event(article_id, metric, network, epoch_hour(now), ident, ttl, visitor, epoch_day(now))
 
     async def _ingest(self, ev: Event, field: str = "") -> IngestResult:

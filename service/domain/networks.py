@@ -32,9 +32,14 @@ def intent_url(network: str, share_url: str, title: str) -> str | None:
     return template.format(url=quote(share_url, safe=""), title=quote(title, safe=""))
 
 
+_URL_SAFE = "/%:@!$&'()*+,;=-._~"
+
+
 def with_utm(article_url: str, network: str) -> str:
     """The article URL with our UTM tags merged into its query (existing utm_* replaced)."""
     parts = urlsplit(article_url)
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not k.startswith("utm_")]
     query += [("utm_source", network), ("utm_medium", "social"), ("utm_campaign", "share")]
-    return urlunsplit(parts._replace(query=urlencode(query)))
+    path = quote(parts.path, safe=_URL_SAFE)
+    fragment = quote(parts.fragment, safe=_URL_SAFE + "?")
+    return urlunsplit(parts._replace(path=path, query=urlencode(query), fragment=fragment))

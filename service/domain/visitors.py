@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
 import re
@@ -23,11 +24,18 @@ def is_bot(user_agent: str | None, method: str = "GET") -> bool:
     """Known bots, link-preview crawlers, scripts, an empty UA and HEAD requests."""
     if method == "HEAD" or not user_agent or not user_agent.strip():
         return True
+    return _bot_agent(user_agent)
+
+
+@functools.lru_cache(maxsize=8192)  # a few browsers send most requests: the regex runs once per UA
+def _bot_agent(user_agent: str) -> bool:
     return bool(_BOT.search(user_agent))
 
 
 def client_ip(peer: str | None, forwarded_for: str | None, trusted: Sequence[IPNetwork]) -> str:
     """The peer address, or the right-most untrusted X-Forwarded-For hop behind trusted proxies."""
+    if not forwarded_for or not trusted:
+        return peer or ""
     ip = _parse(peer)
     if ip is None:
         return peer or ""

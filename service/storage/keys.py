@@ -88,3 +88,67 @@ def flush_lease() -> str:
 def flush_state() -> str:
     """Hash with the last flush outcome for the ops view (no TTL)."""
     return f"{PREFIX}:flush:state"
+
+
+def article_by_url(canonical: str) -> str:
+    """String: article id behind a canonical article URL (no TTL; rebuilt with the index; checked on read)."""
+    return f"{PREFIX}:url:{canonical}"
+
+
+# Related news. Per-article keys carry the article's shard tag; the inverted index, document
+# frequencies and queues are global keys, read with pipelines (never scripts) across slots.
+
+
+def related_tag(tag: str) -> str:
+    """Sorted set article -> publish time of published articles with a tag key (no TTL; rebuilt from SQLite)."""
+    return f"{PREFIX}:rel:tag:{tag}"
+
+
+def related_section(section: str) -> str:
+    """Sorted set of the newest published articles of a section by publish time (no TTL; capped, rebuilt)."""
+    return f"{PREFIX}:rel:sec:{section}"
+
+
+def related_recent() -> str:
+    """Sorted set of the newest published articles by publish time (no TTL; capped, rebuilt)."""
+    return f"{PREFIX}:rel:recent"
+
+
+def related_df() -> str:
+    """Hash tag key -> number of published articles carrying it (no TTL; rebuilt from SQLite)."""
+    return f"{PREFIX}:rel:df"
+
+
+def related_docs(shard: int) -> str:
+    """Hash article -> "published\\x1fsection\\x1ftags..." of a shard's published articles; HLENs sum to N (no TTL)."""
+    return f"{_tag(shard)}:rel:docs"
+
+
+def related_built(shard: int) -> str:
+    """Hash article -> index sequence its candidate list was built at (no TTL; rebuilt)."""
+    return f"{_tag(shard)}:rel:built"
+
+
+def related_candidates(article_id: str) -> str:
+    """Sorted set: an article's precomputed candidates by storage score, at most N (no TTL; rebuilt)."""
+    return f"{_tag(shard_of(article_id))}:rel:cand:{article_id}"
+
+
+def related_pending() -> str:
+    """Sorted set article -> index sequence: candidate lists still to build (no TTL; drained by the builder)."""
+    return f"{PREFIX}:rel:pending"
+
+
+def related_seq() -> str:
+    """Counter bumped after every index write, so a build knows which articles it has seen (no TTL)."""
+    return f"{PREFIX}:rel:seq"
+
+
+def related_bulk() -> str:
+    """Marker that a bulk import is writing the index (TTL a few seconds, renewed per batch)."""
+    return f"{PREFIX}:rel:bulk"
+
+
+def related_ready() -> str:
+    """Marker that the related index holds the whole catalog (no TTL; gone when Redis lost its data)."""
+    return f"{PREFIX}:rel:ready"

@@ -34,7 +34,7 @@ class RedisBatches:
     async def read(self, shard: int, batch_id: str) -> dict[str, int]:
         """A sealed batch's fields (immutable once sealed, so a scan is consistent)."""
         raw = await self.redis.hgetall(keys.batch(shard, batch_id))
-        return {field.decode(): int(value) for field, value in raw.items()}
+        return {(field.decode() if isinstance(field, bytes) else field): int(value) for field, value in raw.items()}
 
     async def visitor_counts(self, pairs: Sequence[tuple[str, int]]) -> list[int]:
         """PFCOUNT of each (article, day) visitor HLL."""

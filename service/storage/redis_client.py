@@ -17,8 +17,9 @@ log = logging.getLogger(__name__)
 
 def make_client(url: str, settings: Settings) -> aioredis.Redis:
     """A pooled client. protocol=2: redis-py#4252 mishandles server-closed RESP3 connections."""
-    return aioredis.Redis.from_url(
+    pool = aioredis.BlockingConnectionPool.from_url(  # waits for a free connection instead of failing
         url,
+        timeout=settings.redis_socket_timeout_s,
         protocol=2,
         decode_responses=False,
         socket_timeout=settings.redis_socket_timeout_s,
@@ -28,6 +29,7 @@ def make_client(url: str, settings: Settings) -> aioredis.Redis:
         retry_on_error=[RedisConnectionError, RedisTimeoutError],
         max_connections=256,
     )
+    return aioredis.Redis(connection_pool=pool)
 
 
 async def warn_if_evicting(client: aioredis.Redis) -> str | None:

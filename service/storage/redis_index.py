@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping
 import redis.asyncio as aioredis
 
 from ..domain.articles import Article
+from ..domain.urls import canonical_url
 from . import keys
 from .scripts import SEED
 
@@ -46,11 +47,28 @@ class RedisIndex:
                 pipe.hset(art_key, mapping=_article_fields(article, codes))  # type: ignore[arg-type]
                 for network, code in codes.items():
                     pipe.hset(keys.code(code), mapping={"a": article.id, "n": network})
+                canonical = canonical_url(article.url)
+                if canonical is not None:
+                    pipe.set(keys.article_by_url(canonical), article.id)
                 flat: list[str | int] = []
                 for field, n in totals.items():
                     flat += [field, n]
                 await self._seed(keys=[keys.totals(article.id)], args=flat, client=pipe)
             await pipe.execute()
+
+    async def article_for_url(self, url: str) -> str | None:
+        """The id of the indexed article whose canonical URL matches `url`, if any."""
+        canonical = canonical_url(url)
+        if canonical is None:
+            return None
+        found = await self.redis.get(keys.article_by_url(canonical))
+        if found is None:
+            return None
+        article_id = _str(found)
+        current = await self.redis.hget(keys.article(article_id), "url")
+        if current is None or canonical_url(_str(current)) != canonical:
+            return None  # the article moved to another URL since this key was written
+        return article_id
 
     async def set_status(self, article_id: str, status: str) -> None:
         await self.redis.hset(keys.article(article_id), "status", status)

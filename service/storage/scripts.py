@@ -2,30 +2,47 @@
 
 from __future__ import annotations
 
-# KEYS: article, totals, delta, event marker, visitors HLL, [hourly trending zset]
-# ARGV: article_id, metric, network, hour, event_ttl (0: no dedupe), visitor ('' none), day, field to return,
-#       trending zset TTL
+# Counts a batch of events of one shard, in order, each once by its id.
+# KEYS: delta, then the distinct article, totals, event marker, visitors HLL and trending keys of the batch.
+# ARGV: trending TTL, then one string per event, fields separated by \\31: the KEYS indexes of its
+#       article, totals, event marker, visitors and trending keys, then article_id, metric, network, hour,
+#       event_ttl (0: no dedupe), visitor ('' none), day, article field to return, trending flag ('1').
+# Returns per event: status (ok, duplicate, unknown, gone), url, the asked field, title.
 INGEST = """
-local info = redis.call('HMGET', KEYS[1], 'status', 'url', ARGV[8], 'title')
-if not info[1] then return {'unknown', false, false, false} end
-if info[1] ~= 'published' then return {'gone', info[2], info[3], info[4]} end
-if ARGV[5] ~= '0' then
-  if not redis.call('SET', KEYS[4], '1', 'NX', 'EX', ARGV[5]) then
-    return {'duplicate', info[2], info[3], info[4]}
+local out = {}
+for i = 2, #ARGV do
+  local f = {}
+  for part in string.gmatch(ARGV[i] .. '\\31', '([^\\31]*)\\31') do f[#f + 1] = part end
+  local art, tot, ev, uv, hot = KEYS[tonumber(f[1])], KEYS[tonumber(f[2])], KEYS[tonumber(f[3])],
+    KEYS[tonumber(f[4])], KEYS[tonumber(f[5])]
+  local id, metric, network, hour, ttl, visitor, day = f[6], f[7], f[8], f[9], f[10], f[11], f[12]
+  local info = redis.call('HMGET', art, 'status', 'url', f[13], 'title')
+  local status = 'ok'
+  if not info[1] then
+    status = 'unknown'
+  elseif info[1] ~= 'published' then
+    status = 'gone'
+  elseif ttl ~= '0' and not redis.call('SET', ev, '1', 'NX', 'EX', ttl) then
+    status = 'duplicate'
+  else
+    redis.call('HINCRBY', KEYS[1], id .. '\\t' .. metric .. '\\t' .. network .. '\\t' .. hour, 1)
+    redis.call('HINCRBY', tot, metric .. '\\t' .. network, 1)
+    if f[14] == '1' then
+      redis.call('ZINCRBY', hot, 1, id)
+      redis.call('EXPIRE', hot, ARGV[1])
+    end
+    if visitor ~= '' then
+      redis.call('PFADD', uv, visitor)
+      redis.call('EXPIRE', uv, 259200)
+      redis.call('HSET', KEYS[1], 'u\\t' .. id .. '\\t' .. day, '1')
+    end
   end
+  out[#out + 1] = status
+  out[#out + 1] = info[2]
+  out[#out + 1] = info[3]
+  out[#out + 1] = info[4]
 end
-redis.call('HINCRBY', KEYS[3], ARGV[1] .. '\\t' .. ARGV[2] .. '\\t' .. ARGV[3] .. '\\t' .. ARGV[4], 1)
-redis.call('HINCRBY', KEYS[2], ARGV[2] .. '\\t' .. ARGV[3], 1)
-if KEYS[6] then
-  redis.call('ZINCRBY', KEYS[6], 1, ARGV[1])
-  redis.call('EXPIRE', KEYS[6], ARGV[9])
-end
-if ARGV[6] ~= '' then
-  redis.call('PFADD', KEYS[5], ARGV[6])
-  redis.call('EXPIRE', KEYS[5], 259200)
-  redis.call('HSET', KEYS[3], 'u\\t' .. ARGV[1] .. '\\t' .. ARGV[7], '1')
-end
-return {'ok', info[2], info[3], info[4]}
+return out
 """
 
 # Adds durable totals into a totals hash once (after Redis lost its data, or for a new article).

@@ -1,0 +1,93 @@
+"""CORS for the public endpoints article pages call from the site's origins (CORS_ORIGINS)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from aiohttp import web
+
+from ..appkeys import SETTINGS
+from .errors import error_response
+
+# (methods, path) of every endpoint a reader's browser calls cross-origin; admin endpoints are not here.
+PUBLIC: tuple[tuple[frozenset[str], re.Pattern[str]], ...] = (
+    (frozenset({"POST"}), re.compile(r"^/v1/articles/[^/]+/(shares|views)$")),
+    (frozenset({"POST"}), re.compile(r"^/v1/related$")),
+    (frozenset({"GET", "HEAD"}), re.compile(r"^/v1/articles/[^/]+/(stats|related|timeseries)$")),
+    (frozenset({"GET", "HEAD"}), re.compile(r"^/v1/(stats|trending)$")),
+    (frozenset({"GET", "HEAD"}), re.compile(r"^/shariff$")),
+    (frozenset({"GET", "HEAD"}), re.compile(r"^/widget\.js$")),
+)
+ALLOWED_HEADERS = frozenset({"content-type", "accept", "accept-language", "content-language"})
+MAX_AGE_S = 86_400  # browsers cap this (Chrome: 2 h); it only saves preflights
+
+
+def public_methods(path: str) -> frozenset[str]:
+    """The methods a browser may call `path` with cross-origin; empty if it is not public."""
+    found: set[str] = set()
+    for methods, pattern in PUBLIC:
+        if pattern.match(path):
+            found |= methods
+    return frozenset(found)
+
+
+def allowed_origin(origin: str, configured: list[str]) -> str | None:
+    """The Access-Control-Allow-Origin value for `origin`, or None if it may not read answers."""
+    if "*" in configured:
+        return "*"
+    wanted = origin.lower().rstrip("/")
+    return origin if any(wanted == o.lower().rstrip("/") for o in configured) else None
+
+
+def _headers(allow: str | None) -> dict[str, str]:
+    return {"Vary": "Origin"} if allow is None else {"Vary": "Origin", "Access-Control-Allow-Origin": allow}
+
+
+def add_headers(headers: Any, allow: str | None) -> None:
+    """Set the CORS answer on `headers`, adding Origin to any Vary already there."""
+    vary = [v.strip() for v in headers.get("Vary", "").split(",") if v.strip()]
+    if "origin" not in (v.lower() for v in vary):
+        vary.append("Origin")
+    headers["Vary"] = ", ".join(vary)
+    if allow is not None:
+        headers["Access-Control-Allow-Origin"] = allow
+
+
+def preflight(request: web.Request, methods: frozenset[str], allow: str | None) -> web.Response:
+    """Answer an OPTIONS preflight: 204 with what is allowed, 403 when the origin or request is not."""
+    method = request.headers.get("Access-Control-Request-Method", "").upper()
+    asked = request.headers.get("Access-Control-Request-Headers", "")
+    headers = {h.strip().lower() for h in asked.split(",") if h.strip()}
+    if allow is None or method not in methods or not headers <= ALLOWED_HEADERS:
+        response = error_response(403, "forbidden", "cross-origin request not allowed", {
+            "origin": request.headers.get("Origin"), "method": method, "headers": sorted(headers),
+        })
+        add_headers(response.headers, allow)
+        return response
+    return web.Response(status=204, headers={
+        **_headers(allow),
+        "Access-Control-Allow-Methods": ", ".join(sorted(methods)),
+        "Access-Control-Allow-Headers": ", ".join(sorted(ALLOWED_HEADERS)),
+        "Access-Control-Max-Age": str(MAX_AGE_S),
+    })
+
+
+@web.middleware
+async def cors_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Add CORS headers to public endpoints and answer their preflights; other paths are untouched."""
+    methods = public_methods(request.path)
+    if not methods:
+        response: web.StreamResponse = await handler(request)
+        return response
+    origin = request.headers.get("Origin")
+    allow = allowed_origin(origin, request.app[SETTINGS].cors_origins) if origin else None
+    if request.method == "OPTIONS" and origin and "Access-Control-Request-Method" in request.headers:
+        return preflight(request, methods, allow)
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:
+        add_headers(exc.headers, allow)
+        raise
+    add_headers(response.headers, allow)
+    return response

@@ -1,0 +1,70 @@
+"""The ops view: GET /v1/ops/summary (admin), the dashboard page and the per-article drill-down."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from aiohttp import web
+
+from .. import appkeys as K
+from ..domain.catalog import check_article_id
+from ..domain.ops import OpsConfig, OpsView
+from ..storage.ops_store import OpsStore
+from .parsing import require_admin
+from .trending import TRENDING
+
+ASSETS = Path(__file__).resolve().parent.parent / "web" / "ops"
+OPS = web.AppKey("ops", OpsView)
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+PAGE_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+    "X-Frame-Options": "DENY",
+}
+
+
+async def summary(request: web.Request) -> web.Response:
+    require_admin(request, request.app[K.ADMIN_TOKEN])
+    body = await request.app[OPS].summary()
+    return web.json_response(body, headers={"Cache-Control": "no-store"})
+
+
+def _page(name: str) -> web.FileResponse:
+    return web.FileResponse(ASSETS / name, headers={**PAGE_HEADERS, "Content-Type": "text/html; charset=utf-8"})
+
+
+async def dashboard(request: web.Request) -> web.FileResponse:
+    return _page("index.html")
+
+
+async def article_page(request: web.Request) -> web.FileResponse:
+    check_article_id(request.match_info["article_id"])
+    return _page("article.html")
+
+
+async def ops_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[K.SETTINGS]
+    app[OPS] = OpsView(
+        app[TRENDING],
+        app[K.FLUSHER],
+        OpsStore(app[K.REDIS], app[K.DB]),
+        app[K.METRICS],
+        OpsConfig(settings.flush_interval_s, settings.ops_refresh_s),
+        clock=app[TRENDING].clock,
+    )
+    yield
+
+
+def setup(app: web.Application) -> None:
+    """Routes; must come after the trending module's setup (its store is used here)."""
+    app.cleanup_ctx.append(ops_ctx)
+    app.router.add_get("/v1/ops/summary", summary)
+    app.router.add_get("/ops", dashboard)
+    app.router.add_get("/ops/articles/{article_id}", article_page)
+    app.router.add_static("/ops/static", ASSETS, append_version=False)

@@ -1,0 +1,79 @@
+"""Related news: the list under a catalog article, and a preview for a page not in the catalog yet."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from ..appkeys import RELATED, SETTINGS
+from ..domain.articles import ARTICLE_ID, normalise_tags
+from ..domain.errors import InvalidInput
+from .parsing import decode_json, read_body, validate
+
+MAX_LIMIT = 50
+DEFAULT_LIMIT = 8
+
+
+class PreviewIn(BaseModel):
+    """Body of `POST /v1/related`."""
+
+    model_config = ConfigDict(extra="forbid")
+    tags: list[str] = Field(default_factory=list, max_length=200)
+    exclude: list[str] = Field(default_factory=list, max_length=200)
+    limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, value: list[str]) -> list[str]:
+        return normalise_tags(value)
+
+    @field_validator("exclude")
+    @classmethod
+    def _exclude(cls, value: list[str]) -> list[str]:
+        for article_id in value:
+            if not ARTICLE_ID.match(article_id):
+                raise ValueError("article ids must match [A-Za-z0-9_-]{1,64}")
+        return value
+
+
+def query_limit(request: web.Request) -> int:
+    """`?limit=` as an integer from 1 to 50 (default 8), else 422."""
+    raw = request.query.get("limit", str(DEFAULT_LIMIT))
+    try:
+        limit = int(raw)
+    except ValueError:
+        limit = 0
+    if not 1 <= limit <= MAX_LIMIT:
+        raise InvalidInput(f"limit must be an integer from 1 to {MAX_LIMIT}", {"limit": raw[:20]})
+    return limit
+
+
+def etag_matches(header: str | None, etag: str) -> bool:
+    """True if `If-None-Match` names this ETag (weak or strong) or is `*`."""
+    if not header:
+        return False
+    return any(part.strip() == "*" or part.strip().removeprefix("W/") == etag for part in header.split(","))
+
+
+async def related(request: web.Request) -> web.Response:
+    limit = query_limit(request)
+    found = await request.app[RELATED].related(request.match_info["article_id"], limit)
+    headers = {
+        "Cache-Control": f"public, max-age={int(request.app[SETTINGS].related_cache_s)}",
+        "ETag": found.etag,
+    }
+    if etag_matches(request.headers.get("If-None-Match"), found.etag):
+        return web.Response(status=304, headers=headers)
+    return web.Response(body=found.body, content_type="application/json", headers=headers)
+
+
+async def preview(request: web.Request) -> web.Response:
+    raw = decode_json(await read_body(request, request.app[SETTINGS].max_public_body))
+    body = validate(PreviewIn, raw)
+    found = await request.app[RELATED].preview(body.tags, body.exclude, body.limit)
+    return web.json_response(found, headers={"Cache-Control": "no-store"})
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/v1/articles/{article_id}/related", related)
+    app.router.add_post("/v1/related", preview)

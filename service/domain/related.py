@@ -1,0 +1,242 @@
+"""Related news ranking (pure; no I/O).
+
+Relevance is an IDF-weighted cosine over tag keys: w_t = ln(1 + N/df_t) and
+S(q, c) = sum of w_t over shared tags / sqrt(W_q * W_c), W_a the sum over a's tags. A candidate
+qualifies when it shares a rare tag (df <= 10% of N, once the catalog is big enough) and S reaches
+the minimum. Recency relative to the query's publish time and popularity scale relevance, bounded:
+base = S * (1 + R) * (1 + 0.3 * P). MMR then picks a diverse list and drops near-duplicates.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import NamedTuple
+
+DAY_S = 86_400
+QUALIFIED_BONUS = 4.0  # storage keys: every qualified candidate above every other one (S * (1 + R) <= 2)
+KEY_SCALE = 10_000  # storage keys are stored as integers: compact in Redis
+
+
+@dataclass(frozen=True)
+class Rules:
+    """Every ranking knob (`Settings.related_*`)."""
+
+    min_score: float = 0.15
+    gate_max_df: float = 0.10
+    gate_min_catalog: int = 300
+    half_life_days: float = 14.0
+    popularity_weight: float = 0.3
+    mmr_lambda: float = 0.7
+    near_duplicate: float = 0.9
+    fallback_days: float = 7.0
+
+
+class Idf:
+    """Tag weights w_t = ln(1 + N / df_t) over the published catalog."""
+
+    def __init__(self, df: Mapping[str, int], n: int) -> None:
+        self.df = df
+        self.n = n
+        self._weights: dict[str, float] = {}
+        self._norms: dict[frozenset[str], float] = {}  # articles' W, reused while the frequencies hold
+
+    def weight(self, tag: str) -> float:
+        """w_t; a tag no published article carries counts as df 1 (a preview's new tag)."""
+        w = self._weights.get(tag)
+        if w is None:
+            w = self._weights[tag] = math.log(1 + self.n / max(self.df.get(tag, 0), 1))
+        return w
+
+    def doc_norm(self, tags: frozenset[str]) -> float:
+        """W_a of an article's tag set, memoised."""
+        found = self._norms.get(tags)
+        if found is None:
+            if len(self._norms) > 100_000:
+                self._norms.clear()
+            found = self._norms[tags] = self.norm(tags)
+        return found
+
+    def norm(self, tags: Iterable[str]) -> float:
+        """W_a: the sum of the weights of a's tags."""
+        weights = self._weights
+        try:
+            return math.fsum([weights[t] for t in tags])
+        except KeyError:
+            return math.fsum([self.weight(t) for t in tags])
+
+    def rare(self, tag: str, rules: Rules) -> bool:
+        return self.df.get(tag, 0) <= rules.gate_max_df * self.n
+
+    def gated(self, rules: Rules) -> bool:
+        """The rarity gate applies once the catalog has a few hundred articles."""
+        return self.n >= rules.gate_min_catalog
+
+    def scanned(self, tags: Iterable[str], rules: Rules) -> list[str]:
+        """The tags whose postings can yield a qualified candidate (all of them until the gate applies)."""
+        gated = self.gated(rules)
+        return sorted(t for t in tags if not gated or self.rare(t, rules))
+
+
+class Doc(NamedTuple):
+    """An article as ranking sees it: tag keys, epoch seconds, views + 5 x shares (a tuple: cheap to build)."""
+
+    article_id: str
+    tags: frozenset[str]
+    published_at: int
+    section: str = ""
+    popularity: float = 0.0
+    published: bool = True
+
+
+@dataclass(frozen=True)
+class Pick:
+    """One entry of a related list; `shared` holds tag keys, heaviest first."""
+
+    article_id: str
+    score: float
+    shared: tuple[str, ...]
+    reason: str  # "tags" | "fallback"
+
+
+@dataclass
+class _Scored:
+    doc: Doc
+    norm: float
+    relevance: float
+    base: float = 0.0
+
+
+def similarity(a: frozenset[str], b: frozenset[str], idf: Idf, norm_a: float | None = None,
+               norm_b: float | None = None) -> float:
+    """S(a, b): IDF-weighted cosine of two tag sets."""
+    shared = a & b
+    if not shared:
+        return 0.0
+    denom = math.sqrt((idf.norm(a) if norm_a is None else norm_a) * (idf.norm(b) if norm_b is None else norm_b))
+    return idf.norm(shared) / denom if denom > 0 else 0.0
+
+
+def qualifies(query: frozenset[str], doc: frozenset[str], score: float, idf: Idf, rules: Rules) -> bool:
+    """Minimum score, and (in a big enough catalog) at least one shared rare tag."""
+    if score < rules.min_score:
+        return False
+    return not idf.gated(rules) or any(idf.rare(t, rules) for t in query & doc)
+
+
+def recency(query_at: int, doc_at: int, half_life_days: float) -> float:
+    """R in (0, 1]: halves every half-life away from the query's publish time, either way."""
+    return float(0.5 ** (abs(doc_at - query_at) / (half_life_days * DAY_S)))
+
+
+def shared_tags(query: frozenset[str], doc: frozenset[str], idf: Idf) -> tuple[str, ...]:
+    return tuple(sorted(query & doc, key=lambda t: (-idf.weight(t), t)))
+
+
+def storage_key(query: Doc, doc: Doc, idf: Idf, rules: Rules, query_norm: float) -> int:
+    """Order of a precomputed candidate list: qualified first, then S * (1 + R)."""
+    shared = query.tags & doc.tags
+    if not shared:
+        return 0
+    denom = math.sqrt(query_norm * idf.doc_norm(doc.tags))
+    score = idf.norm(shared) / denom if denom > 0 else 0.0
+    key = score * (1 + recency(query.published_at, doc.published_at, rules.half_life_days))
+    if score >= rules.min_score and (not idf.gated(rules) or any(idf.rare(t, rules) for t in shared)):
+        key += QUALIFIED_BONUS  # the same test as qualifies(), on the shared tags computed once
+    return round(key * KEY_SCALE)
+
+
+def shortlist(query: Doc, docs: Iterable[Doc], idf: Idf, rules: Rules, size: int) -> list[tuple[str, int]]:
+    """The `size` best candidates of `query` by storage key (what its precomputed list holds)."""
+    qnorm = idf.norm(query.tags)
+    keyed = [(storage_key(query, d, idf, rules, qnorm), d.article_id) for d in docs if d.article_id != query.article_id]
+    return [(article_id, key) for key, article_id in heapq.nlargest(size, keyed)]
+
+
+def _visible(doc: Doc, query: Doc, now: int, exclude: frozenset[str]) -> bool:
+    return (doc.published and doc.published_at <= now and doc.article_id != query.article_id
+            and doc.article_id not in exclude)
+
+
+def _order(s: _Scored) -> tuple[float, int, str]:
+    return (-s.base, -s.doc.published_at, s.doc.article_id)
+
+
+def _score(query: Doc, docs: Iterable[Doc], idf: Idf, rules: Rules, now: int, exclude: frozenset[str]) -> list[_Scored]:
+    qnorm = idf.norm(query.tags)
+    scored: list[_Scored] = []
+    for doc in docs:
+        if not _visible(doc, query, now, exclude):
+            continue
+        norm = idf.norm(doc.tags)
+        score = similarity(query.tags, doc.tags, idf, qnorm, norm)
+        if score < rules.near_duplicate and qualifies(query.tags, doc.tags, score, idf, rules):
+            scored.append(_Scored(doc, norm, score))
+    top = max((math.log1p(s.doc.popularity) for s in scored), default=0.0)
+    for s in scored:
+        p = math.log1p(s.doc.popularity) / top if top > 0 else 0.0
+        r = recency(query.published_at, s.doc.published_at, rules.half_life_days)
+        s.base = s.relevance * (1 + r) * (1 + rules.popularity_weight * p)
+    return scored
+
+
+def _mmr(scored: list[_Scored], limit: int, idf: Idf, rules: Rules) -> list[_Scored]:
+    top = max((s.base for s in scored), default=0.0)
+    remaining = sorted(scored, key=_order)
+    maxsim = {s.doc.article_id: 0.0 for s in remaining}
+    lam = rules.mmr_lambda
+    picked: list[_Scored] = []
+    while remaining and len(picked) < limit:
+        best, best_value = remaining[0], -math.inf
+        for s in remaining:
+            value = lam * (s.base / top if top > 0 else 0.0) - (1 - lam) * maxsim[s.doc.article_id]
+            if value > best_value:
+                best, best_value = s, value
+        picked.append(best)
+        keep: list[_Scored] = []
+        for s in remaining:
+            if s is best:
+                continue
+            sim = similarity(s.doc.tags, best.doc.tags, idf, s.norm, best.norm)
+            if sim < rules.near_duplicate:  # a near-duplicate of a picked item is dropped
+                maxsim[s.doc.article_id] = max(maxsim[s.doc.article_id], sim)
+                keep.append(s)
+        remaining = keep
+    return picked
+
+
+def rank(query: Doc, docs: Iterable[Doc], idf: Idf, rules: Rules, limit: int, now: int,
+         exclude: frozenset[str] = frozenset()) -> list[Pick]:
+    """Tag-related picks: qualified candidates by base score, diversified with MMR."""
+    picked = _mmr(_score(query, docs, idf, rules, now, exclude), limit, idf, rules)
+    return [Pick(s.doc.article_id, s.base, shared_tags(query.tags, s.doc.tags, idf), "tags") for s in picked]
+
+
+def fallback(query: Doc, docs: Iterable[Doc], chosen: list[Doc], limit: int, now: int, idf: Idf, rules: Rules,
+             exclude: frozenset[str] = frozenset()) -> list[Pick]:
+    """Most-read recent articles sharing the section or a tag, then most-read recent overall."""
+    oldest = now - rules.fallback_days * DAY_S
+    taken = {d.article_id for d in chosen}
+    pool = [d for d in docs if _visible(d, query, now, exclude) and d.published_at >= oldest
+            and d.article_id not in taken]
+    pool.sort(key=lambda d: (not _close(query, d), -d.popularity, -d.published_at, d.article_id))
+    out: list[Pick] = []
+    chosen = list(chosen)
+    for doc in pool:
+        if len(out) >= limit:
+            break
+        if _near_duplicate(doc, [query, *chosen], idf, rules):
+            continue
+        out.append(Pick(doc.article_id, 0.0, shared_tags(query.tags, doc.tags, idf), "fallback"))
+        chosen.append(doc)
+    return out
+
+
+def _close(query: Doc, doc: Doc) -> bool:
+    return bool(query.tags & doc.tags) or (query.section != "" and query.section == doc.section)
+
+
+def _near_duplicate(doc: Doc, others: list[Doc], idf: Idf, rules: Rules) -> bool:
+    return any(similarity(doc.tags, o.tags, idf) >= rules.near_duplicate for o in others)

@@ -1,0 +1,415 @@
+"""The related-news index in Redis: tag postings, document frequencies, per-article candidate lists.
+
+Scripts touch keys of one article's shard only; reads and writes that span articles go in pipelines.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import zlib
+from collections import defaultdict
+from collections.abc import Callable, Container, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import NoScriptError
+
+from ..domain.networks import NETWORKS
+from ..domain.related import Doc
+from . import keys
+
+SEP = "\x1f"  # never inside a tag or section key: both are whitespace-normalised
+
+# KEYS: a shard's docs hash. ARGV: article id, new entry ('' removes it). Returns the previous entry.
+SWAP = """
+local old = redis.call('HGET', KEYS[1], ARGV[1])
+if ARGV[2] == '' then redis.call('HDEL', KEYS[1], ARGV[1]) else redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
+return old
+"""
+
+# KEYS: candidate list, the shard's built hash, the shard's docs hash.
+# ARGV: article id, index sequence the build began at, then member, key pairs. Skips unindexed articles.
+STORE = """
+if redis.call('HEXISTS', KEYS[3], ARGV[1]) == 0 then return 0 end
+redis.call('DEL', KEYS[1])
+for i = 3, #ARGV, 2 do redis.call('ZADD', KEYS[1], ARGV[i + 1], ARGV[i]) end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+return 1
+"""
+
+# KEYS: the owner's candidate list, its shard's built hash. ARGV: owner id, member, key, cap.
+# Adds the member when the owner's list is built and has room, or the member beats its lowest entry.
+PUSH = """
+if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 0 then return 0 end
+local cap = tonumber(ARGV[4])
+if redis.call('ZSCORE', KEYS[1], ARGV[2]) == false and redis.call('ZCARD', KEYS[1]) >= cap then
+  local low = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  if tonumber(low[2]) >= tonumber(ARGV[3]) then return 0 end
+end
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[2])
+redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -(cap + 1))
+return 1
+"""
+
+# KEYS: the pending set. ARGV: article id, sequence its build began at. Keeps articles re-indexed since.
+DONE = """
+local s = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if s and tonumber(s) <= tonumber(ARGV[2]) then return redis.call('ZREM', KEYS[1], ARGV[1]) end
+return 0
+"""
+
+# field names as bytes: redis-py passes bytes through without encoding them again
+META_FIELDS = (b"title", b"url", b"published_at", b"tags", b"status", b"section")
+POPULARITY_FIELDS = (b"view\t", *(f"share\t{n}".encode() for n in NETWORKS))
+
+
+def encode_doc(doc: Doc) -> str:
+    """The docs-hash entry of a published article."""
+    return SEP.join([str(doc.published_at), doc.section, *sorted(doc.tags)])
+
+
+def decode_doc(article_id: str, raw: bytes | str) -> Doc:
+    text = raw.decode() if isinstance(raw, bytes) else raw
+    published, section, *tags = text.split(SEP)
+    return Doc(article_id, frozenset(tags), int(published), section)
+
+
+@dataclass(frozen=True)
+class Meta:
+    """What the article hash and totals say about an article (tags and section in display form)."""
+
+    article_id: str
+    title: str
+    url: str
+    published_at: int
+    tags: list[str]
+    status: str
+    section: str
+    popularity: float | None = None  # views + 5 x shares; None when not read
+
+
+@dataclass(frozen=True)
+class Change:
+    """An article's docs entry before and after a write (None: not indexed)."""
+
+    article_id: str
+    old: Doc | None
+    new: Doc | None
+
+
+@dataclass(frozen=True)
+class Applied:
+    df: dict[str, int]
+    shard_sizes: dict[int, int]
+    seq: int
+
+
+@dataclass(frozen=True)
+class PoolState:
+    """An article's docs entry and the sequence its list was built at (0: queued, None: never)."""
+
+    doc: Doc | None
+    built: int | None
+
+
+@dataclass
+class QueryRead:
+    """The one-round-trip read of a query article, its list and the metadata of hinted candidates."""
+
+    meta: Meta | None
+    indexed: bool
+    built: int | None
+    pending: int | None
+    candidates: list[str]
+    metas: dict[str, Meta | None] = field(default_factory=dict)
+
+
+def _sha(script: str) -> str:
+    return hashlib.sha1(script.encode()).hexdigest()
+
+
+SCRIPTS = {_sha(script): script for script in (SWAP, STORE, PUSH, DONE)}
+
+
+def _pairs(reply: list[Any]) -> list[tuple[bytes, int]]:
+    """A raw `WITHSCORES` reply (flat on RESP2, pairs on RESP3) as (member, integral score) pairs."""
+    if reply and isinstance(reply[0], list):
+        return [(member, int(score)) for member, score in reply]
+    return list(zip(reply[0::2], map(int, reply[1::2]), strict=True))
+
+
+def _nearest(before: list[tuple[bytes, int]], after: list[tuple[bytes, int]], around: int,
+             k: int) -> list[tuple[bytes, int]]:
+    """The k entries nearest in time, from two lists that start at `around` and move away from it."""
+    if len(before) + len(after) <= k:
+        return before + after
+    out: list[tuple[bytes, int]] = []
+    i = j = 0
+    while len(out) < k:
+        if j >= len(after) or (i < len(before) and around - before[i][1] <= after[j][1] - around):
+            out.append(before[i])
+            i += 1
+        else:
+            out.append(after[j])
+            j += 1
+    return out
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _meta(article_id: str, values: Sequence[Any], totals: Sequence[Any] | None = None) -> Meta | None:
+    title, url, published, tags, status, section = values
+    if status is None or published is None:
+        return None
+    popularity = None
+    if totals is not None:
+        popularity = float(int(totals[0] or 0) + 5 * sum(int(v or 0) for v in totals[1:]))
+    return Meta(article_id, _text(title or b""), _text(url or b""), int(published), json.loads(tags or b"[]"),
+                _text(status), _text(section or b""), popularity)
+
+
+class RelatedIndex:
+    """Reads and writes of the related index; the caller supplies ids, clocks and scores."""
+
+    def __init__(self, redis: aioredis.Redis) -> None:
+        self.redis = redis
+
+    async def _scripted(self, queue: Callable[[Any], None]) -> list[Any]:
+        """Run a pipeline of EVALSHAs (and other commands), loading the scripts once if Redis lacks them.
+
+        Every queued write is idempotent, so running the pipeline again after NOSCRIPT is safe.
+        """
+        for attempt in (1, 2):
+            async with self.redis.pipeline(transaction=False) as pipe:
+                queue(pipe)
+                try:
+                    return list(await pipe.execute())
+                except NoScriptError:
+                    if attempt == 2:
+                        raise
+            for script in SCRIPTS.values():
+                await self.redis.script_load(script)
+        raise AssertionError("unreachable")
+
+    async def swap(self, entries: Sequence[tuple[str, Doc | None]]) -> list[Doc | None]:
+        """Replace the docs entries of articles (None removes one); returns the previous entries."""
+
+        def queue(pipe: Any) -> None:
+            for article_id, doc in entries:
+                docs = keys.related_docs(keys.shard_of(article_id))
+                pipe.evalsha(_sha(SWAP), 1, docs, article_id, encode_doc(doc) if doc else "")
+
+        replies = await self._scripted(queue)
+        return [decode_doc(a, raw) if raw is not None else None for (a, _d), raw in zip(entries, replies, strict=True)]
+
+    async def apply(self, changes: Sequence[Change], recent_cap: int, queued: bool) -> Applied:
+        """Write postings, frequencies and fallback sets for changed articles; bumps the sequence.
+
+        `queued`: their lists will be built later, so mark them unbuilt (nobody pushes into them).
+        """
+        async with self.redis.pipeline(transaction=False) as pipe:
+            marks: list[tuple[int, str]] = []
+            for change in changes:
+                self._queue(pipe, change, recent_cap, marks)
+                if queued and change.new is not None:
+                    pipe.hset(keys.related_built(keys.shard_of(change.article_id)), change.article_id, 0)
+            shards = sorted({keys.shard_of(c.article_id) for c in changes})
+            for shard in shards:
+                pipe.hlen(keys.related_docs(shard))
+            pipe.incr(keys.related_seq())
+            replies = await pipe.execute()
+        sizes = replies[-1 - len(shards) : -1]
+        return Applied({tag: int(replies[i]) for i, tag in marks}, dict(zip(shards, sizes, strict=True)),
+                       int(replies[-1]))
+
+    @staticmethod
+    def _queue(pipe: Any, change: Change, cap: int, marks: list[tuple[int, str]]) -> None:
+        a, old, new = change.article_id, change.old, change.new
+        old_tags = old.tags if old else frozenset()
+        new_tags = new.tags if new else frozenset()
+        for tag in sorted(old_tags - new_tags):
+            pipe.zrem(keys.related_tag(tag), a)
+            marks.append((len(pipe), tag))
+            pipe.hincrby(keys.related_df(), tag, -1)
+        if old and old.section and (new is None or new.section != old.section):
+            pipe.zrem(keys.related_section(old.section), a)
+        if new is None:
+            pipe.zrem(keys.related_recent(), a)
+            pipe.delete(keys.related_candidates(a))
+            pipe.hdel(keys.related_built(keys.shard_of(a)), a)
+            pipe.zrem(keys.related_pending(), a)
+            return
+        for tag in sorted(new_tags):
+            pipe.zadd(keys.related_tag(tag), {a: new.published_at})
+        for tag in sorted(new_tags - old_tags):
+            marks.append((len(pipe), tag))
+            pipe.hincrby(keys.related_df(), tag, 1)
+        capped = [keys.related_recent()] + ([keys.related_section(new.section)] if new.section else [])
+        for key in capped:
+            pipe.zadd(key, {a: new.published_at})
+            pipe.zremrangebyrank(key, 0, -(cap + 1))
+
+    async def unlist(self, article_id: str, owners: Iterable[bytes]) -> None:
+        """Remove an article from other articles' candidate lists."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for owner in owners:
+                pipe.zrem(keys.related_candidates(owner.decode()), article_id)
+            await pipe.execute()
+
+    async def pool(self, tags: Iterable[str], around: int, per_tag: int) -> tuple[int, dict[bytes, int]]:
+        """(index sequence, articles -> publish time): per tag the `per_tag` nearest in time to `around`."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.get(keys.related_seq())  # read before the postings: the build has seen everything up to it
+            for tag in sorted(tags):
+                key = keys.related_tag(tag)
+                # raw WITHSCORES replies: redis-py's per-score float callbacks cost more than the read
+                pipe.execute_command("ZREVRANGEBYSCORE", key, around, "-inf", "WITHSCORES", "LIMIT", 0, per_tag)
+                pipe.execute_command("ZRANGEBYSCORE", key, f"({around}", "+inf", "WITHSCORES", "LIMIT", 0, per_tag)
+            replies = await pipe.execute()
+        found: dict[bytes, int] = {}
+        for i in range(1, len(replies), 2):
+            found.update(_nearest(_pairs(replies[i]), _pairs(replies[i + 1]), around, per_tag))
+        return int(replies[0] or 0), found
+
+    async def pool_state(self, article_ids: Iterable[bytes]) -> dict[bytes, PoolState]:
+        """Docs entry and build sequence of each article (ids as bytes, as the postings hold them)."""
+        by_shard: dict[int, list[bytes]] = defaultdict(list)
+        for a in article_ids:
+            by_shard[zlib.crc32(a) % keys.SHARDS].append(a)  # keys.shard_of, on bytes
+        if not by_shard:
+            return {}
+        groups = [(shard, ids[i : i + 500]) for shard, ids in by_shard.items() for i in range(0, len(ids), 500)]
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for shard, ids in groups:  # moderate commands: redis-py packs huge ones slowly
+                pipe.hmget(keys.related_docs(shard), ids)
+                pipe.hmget(keys.related_built(shard), ids)
+            replies = await pipe.execute()
+        out: dict[bytes, PoolState] = {}
+        for n, (_shard, ids) in enumerate(groups):
+            for a, raw, built in zip(ids, replies[2 * n], replies[2 * n + 1], strict=True):
+                doc = decode_doc(a.decode(), raw) if raw is not None else None
+                out[a] = PoolState(doc, int(built) if built is not None else None)
+        return out
+
+    async def store(self, article_id: str, items: Sequence[tuple[str, int]], seq: int,
+                    pushes: Sequence[tuple[str, int]], cap: int) -> list[str]:
+        """Write an article's list, push it into others' lists; returns the owners whose list took it."""
+        shard = keys.shard_of(article_id)
+        flat: list[str | int] = [article_id, seq]
+        for member, key in items:
+            flat += [member, key]
+
+        def queue(pipe: Any) -> None:
+            pipe.evalsha(_sha(STORE), 3, keys.related_candidates(article_id), keys.related_built(shard),
+                         keys.related_docs(shard), *flat)
+            for owner, key in pushes:
+                pipe.evalsha(_sha(PUSH), 2, keys.related_candidates(owner), keys.related_built(keys.shard_of(owner)),
+                             owner, article_id, key, cap)
+            pipe.evalsha(_sha(DONE), 1, keys.related_pending(), article_id, seq)
+
+        replies = await self._scripted(queue)
+        return [owner for (owner, _k), took in zip(pushes, replies[1:-1], strict=True) if took]
+
+    async def read(self, article_id: str, hinted: Sequence[str], known: Container[str] = ()) -> QueryRead:
+        """One round trip: the query's hash and index state, its list, and hinted candidates' metadata
+        (popularity inputs except for the `known` ones)."""
+        shard = keys.shard_of(article_id)
+        known = {a for a in hinted if a in known}  # decided once: the replies must line up
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hmget(keys.article(article_id), META_FIELDS)
+            pipe.hexists(keys.related_docs(shard), article_id)
+            pipe.hget(keys.related_built(shard), article_id)
+            pipe.zscore(keys.related_pending(), article_id)
+            pipe.zrevrange(keys.related_candidates(article_id), 0, -1)
+            self._queue_meta(pipe, hinted, known)
+            replies = await pipe.execute()
+        meta, indexed, built, pending, members = replies[:5]
+        return QueryRead(_meta(article_id, meta), bool(indexed), int(built) if built is not None else None,
+                         int(pending) if pending is not None else None, [m.decode() for m in members],
+                         self._parse_meta(hinted, known, replies[5:]))
+
+    async def metadata(self, article_ids: Sequence[str], known: Container[str] = ()) -> dict[str, Meta | None]:
+        """Article hash and popularity inputs (except for the `known` ones) of each article, in one round trip."""
+        if not article_ids:
+            return {}
+        known = {a for a in article_ids if a in known}  # decided once: the replies must line up
+        async with self.redis.pipeline(transaction=False) as pipe:
+            self._queue_meta(pipe, article_ids, known)
+            replies = await pipe.execute()
+        return self._parse_meta(article_ids, known, replies)
+
+    @staticmethod
+    def _queue_meta(pipe: Any, article_ids: Sequence[str], known: Container[str]) -> None:
+        for a in article_ids:
+            pipe.hmget(keys.article(a), META_FIELDS)
+            if a not in known:
+                pipe.hmget(keys.totals(a), POPULARITY_FIELDS)
+
+    @staticmethod
+    def _parse_meta(
+        article_ids: Sequence[str], known: Container[str], replies: Sequence[Any]
+    ) -> dict[str, Meta | None]:
+        out: dict[str, Meta | None] = {}
+        at = 0
+        for a in article_ids:
+            totals = None if a in known else replies[at + 1]
+            out[a] = _meta(a, replies[at], totals)
+            at += 1 if a in known else 2
+        return out
+
+    async def fallback_ids(self, tags: Iterable[str], section: str, oldest: float, newest: int,
+                           per_source: int) -> list[str]:
+        """Newest articles in a time window sharing a tag or the section, then the newest overall."""
+        sources = [keys.related_tag(t) for t in sorted(tags)]
+        if section:
+            sources.append(keys.related_section(section))
+        sources.append(keys.related_recent())
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for key in sources:
+                pipe.zrevrangebyscore(key, newest, oldest, start=0, num=per_source)
+            replies = await pipe.execute()
+        return list(dict.fromkeys(m.decode() for reply in replies for m in reply))
+
+    async def stats(self) -> tuple[dict[str, int], dict[int, int]]:
+        """Document frequencies (scanned, never one blocking read) and the size of every docs shard."""
+        df: dict[str, int] = {}
+        async for tag, n in self.redis.hscan_iter(keys.related_df(), count=1000):
+            df[_text(tag)] = int(n)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for shard in range(keys.SHARDS):
+                pipe.hlen(keys.related_docs(shard))
+            sizes = await pipe.execute()
+        return df, {shard: int(n) for shard, n in enumerate(sizes)}
+
+    async def add_pending(self, items: Mapping[str, int], bulk_ttl_s: int) -> None:
+        """Queue list builds and tell builders a bulk import is under way."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            if items:
+                pipe.zadd(keys.related_pending(), dict(items))
+            if bulk_ttl_s > 0:
+                pipe.set(keys.related_bulk(), "1", ex=bulk_ttl_s)
+            await pipe.execute()
+
+    async def pending(self, batch: int) -> list[tuple[str, int]]:
+        """The oldest queued builds: (article id, index sequence)."""
+        found: list[Any] = await self.redis.zrange(keys.related_pending(), 0, batch - 1, withscores=True)
+        return [(_text(member), int(score)) for member, score in found]
+
+    async def pending_count(self) -> int:
+        return int(await self.redis.zcard(keys.related_pending()))
+
+    async def done(self, article_id: str, seq: int) -> None:
+        await self._scripted(lambda pipe: pipe.evalsha(_sha(DONE), 1, keys.related_pending(), article_id, seq))
+
+    async def bulk_active(self) -> bool:
+        return bool(await self.redis.exists(keys.related_bulk()))
+
+    async def ready(self) -> bool:
+        return bool(await self.redis.exists(keys.related_ready()))
+
+    async def mark_ready(self) -> None:
+        await self.redis.set(keys.related_ready(), "1")

@@ -1,0 +1,155 @@
+/* The ops dashboard: polls /v1/ops/summary and redraws in place. */
+"use strict";
+
+(() => {
+  const { $, fmt, text } = Ops;
+  const METRICS = ["views", "shares", "clicks"];
+  const override = Number(new URLSearchParams(location.search).get("refresh"));
+  let windowName = "24h";
+  let last = null;
+  let hourlyChart = null;
+  let networkChart = null;
+
+  const refreshMs = (s) => 1000 * Math.max(0.2, override > 0 ? override : (s && s.refresh_s) || 5);
+  const clock = (iso) => (iso ? new Date(iso).toLocaleTimeString("en-GB") : "never");
+  const seconds = (s) => (s < 120 ? `${s.toFixed(1)} s` : `${Math.round(s / 60)} min`);
+
+  function headline(s) {
+    for (const m of METRICS) {
+      text(`h-${m}-hour`, fmt(s.headline.last_hour[m]));
+      text(`h-${m}-rate`, `${fmt(s.headline.last_hour[`${m}_per_minute`])} / min`);
+      text(`h-${m}-day`, fmt(s.headline.last_day[m]));
+    }
+    text("h-span", `Big numbers: since ${clock(s.headline.last_hour.from)} (the previous and the current hour).`);
+  }
+
+  function flush(s) {
+    const f = s.flush;
+    const ev = s.events;
+    const warn = f.lagging || ev.dropping || Boolean(f.last_error);
+    $("flush").dataset.state = warn ? "warning" : "ok";
+    text("f-lag", `${seconds(f.lag_s)} (warning above ${seconds(f.warn_after_s)})`);
+    text("f-last", clock(f.last_success));
+    text("f-pending", fmt(f.pending_batches));
+    text("f-deltas", fmt(f.pending_deltas));
+    text("f-runs", `${fmt(f.runs)} / ${fmt(f.failures)}`);
+    const r = f.last_report;
+    text("f-report", r ? `${fmt(r.events)} events, ${fmt(r.rows)} rows, ${fmt(r.batches)} batches in ${r.seconds} s` : "–");
+    const d = ev.dropped;
+    text("f-dropped", `failed ${fmt(d.failed)} · rejected ${fmt(d.rejected)} · duplicate ${fmt(d.duplicate)} · bots ${fmt(ev.bots)}`);
+    const list = $("reasons");
+    list.replaceChildren(...s.health.reasons.map((reason) => {
+      const li = document.createElement("li");
+      li.textContent = reason;
+      return li;
+    }));
+  }
+
+  function charts(s) {
+    if (!hourlyChart) {
+      hourlyChart = Ops.timeChart($("chart-hourly"), METRICS);
+      Ops.resizeOnWindow(hourlyChart, $("chart-hourly"));
+    }
+    const h = s.hourly;
+    hourlyChart.setData([h.hours, h.views, h.shares, h.clicks]);
+    $("chart-hourly").dataset.total = METRICS.map((m) => h[m].reduce((a, b) => a + b, 0)).join(",");
+    const names = Object.keys(s.networks.shares);
+    if (!networkChart) {
+      networkChart = Ops.networkChart($("chart-networks"), names);
+      Ops.resizeOnWindow(networkChart, $("chart-networks"));
+    }
+    const shares = names.map((n) => s.networks.shares[n]);
+    const clicks = names.map((n) => s.networks.clicks[n]);
+    networkChart.setData([names.map((_, i) => i), shares, clicks]);
+    $("chart-networks").dataset.total = [shares, clicks].map((v) => v.reduce((a, b) => a + b, 0)).join(",");
+  }
+
+  function row(item, rank) {
+    const tr = document.createElement("tr");
+    const cells = [String(rank), null, fmt(item.count)].map((value) => {
+      const td = document.createElement("td");
+      if (value !== null) td.textContent = value;
+      return td;
+    });
+    const link = document.createElement("a");
+    link.href = item.url;
+    link.target = "_blank";
+    link.rel = "noopener noreferrer";
+    link.textContent = item.title || item.article_id;
+    const more = document.createElement("a");
+    more.href = `/ops/articles/${encodeURIComponent(item.article_id)}`;
+    more.className = "more";
+    more.textContent = "details";
+    cells[1].append(link, " ", more);
+    cells[2].className = "num";
+    tr.append(...cells);
+    return tr;
+  }
+
+  function tables(s) {
+    for (const m of METRICS) {
+      const items = s.top[windowName][m];
+      const body = $(`top-${m}`).tBodies[0];
+      if (!items.length) {
+        const tr = document.createElement("tr");
+        const td = document.createElement("td");
+        td.colSpan = 3;
+        td.className = "muted";
+        td.textContent = "no activity in this window";
+        tr.append(td);
+        body.replaceChildren(tr);
+      } else {
+        body.replaceChildren(...items.map((item, i) => row(item, i + 1)));
+      }
+    }
+  }
+
+  function redis(s) {
+    const r = s.redis;
+    text("r-memory", r.error ? `unavailable (${r.error})` : `${r.used_memory_human} (peak ${r.used_memory_peak_human})`);
+    text("r-max", r.maxmemory ? fmt(r.maxmemory) : "no limit");
+    text("r-policy", r.maxmemory_policy || "–");
+    text("r-evicted", fmt(r.evicted_keys));
+  }
+
+  function health(status, label) {
+    const badge = $("health");
+    badge.dataset.status = status;
+    badge.textContent = label;
+  }
+
+  function render(s) {
+    headline(s);
+    flush(s);
+    charts(s);
+    tables(s);
+    redis(s);
+    health(s.health.status, s.health.status === "ok" ? "all good" : `${s.health.reasons.length} warning(s)`);
+    text("updated", `updated ${clock(s.generated_at)}`);
+  }
+
+  async function tick() {
+    try {
+      last = await Ops.getJSON("/v1/ops/summary");
+      render(last);
+    } catch (err) {
+      if (err instanceof Ops.AuthError) {
+        Ops.askAgain("That token was rejected: enter the admin token.");
+        return;
+      }
+      health("error", "unreachable");
+      text("updated", String(err.message || err));
+    }
+    setTimeout(tick, refreshMs(last));
+  }
+
+  $("windows").addEventListener("click", (ev) => {
+    const button = ev.target.closest("button[data-window]");
+    if (!button) return;
+    windowName = button.dataset.window;
+    for (const b of $("windows").querySelectorAll("button")) b.setAttribute("aria-pressed", String(b === button));
+    if (last) tables(last);
+  });
+
+  Ops.withToken(tick);
+})();

@@ -1,0 +1,245 @@
+/*! Engagement widget: share buttons with counts and related news. No cookies, no storage,
+   no request to any third party until the reader clicks a share button. */
+(function () {
+  'use strict';
+  var CONFIG = /*CONFIG*/{};
+  var d = document, w = window;
+  var script = d.currentScript || d.querySelector('script[data-article-id]');
+  if (!script || w.__engWidget) return;
+  w.__engWidget = 1;
+
+  var NAMES = {
+    facebook: 'Facebook', x: 'X', linkedin: 'LinkedIn', whatsapp: 'WhatsApp', telegram: 'Telegram',
+    reddit: 'Reddit', bluesky: 'Bluesky', email: 'Email', copy: 'Copy link', native: 'Share\u2026'
+  };
+  // Used only when our API cannot be reached: the reader can still share the page itself.
+  var INTENTS = {
+    facebook: 'https://www.facebook.com/sharer/sharer.php?u={u}',
+    x: 'https://x.com/intent/tweet?url={u}&text={t}',
+    linkedin: 'https://www.linkedin.com/sharing/share-offsite/?url={u}',
+    whatsapp: 'https://wa.me/?text={t}%20{u}',
+    telegram: 'https://t.me/share/url?url={u}&text={t}',
+    reddit: 'https://www.reddit.com/submit?url={u}&title={t}',
+    bluesky: 'https://bsky.app/intent/compose?text={t}%20{u}',
+    email: 'mailto:?subject={t}&body={u}'
+  };
+  // Sizes in px on a reset wrapper: what the host page sets on <html> or on our host element cannot leak in.
+  var CSS =
+    ':host{display:block;margin:32px 0}*{box-sizing:border-box}' +
+    '.w{all:initial;display:block;font:16px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,' +
+    'sans-serif;color:#161616;text-align:left}' +
+    'h2{margin:0;font-size:19px;line-height:1.25;font-weight:800}' +
+    '.top{display:flex;flex-wrap:wrap;justify-content:space-between;align-items:baseline;gap:4px 16px;' +
+    'padding-top:10px;margin-bottom:12px;border-top:3px solid var(--eng-accent,#b3001b)}' +
+    '.total{color:#555;font-size:14px}ul,ol{list-style:none;margin:0;padding:0}' +
+    '.btns{display:flex;flex-wrap:wrap;gap:8px}' +
+    'button{font:inherit;font-size:14px;font-weight:600;display:inline-flex;align-items:center;' +
+    'justify-content:center;gap:8px;width:100%;min-height:44px;margin:0;padding:6px 18px;border:0;' +
+    'border-radius:999px;color:#fff;background:var(--c,#4a4a4a);cursor:pointer;transition:filter .15s}' +
+    'button:hover{filter:brightness(1.15)}button[aria-busy=true]{opacity:.7;cursor:progress}' +
+    'button:focus-visible,a:focus-visible{outline:3px solid #ffb000;outline-offset:2px}' +
+    '.c{min-width:22px;padding:0 7px;border-radius:999px;background:rgba(255,255,255,.22);font-size:12px;' +
+    'line-height:20px;text-align:center}.c:empty{display:none}' +
+    '.st{min-height:20px;margin:10px 0 0;font-size:14px;color:#146c2e;font-weight:600}' +
+    '.st input{display:block;width:100%;font:inherit;padding:5px;margin-top:5px}' +
+    '.rel li{padding:12px 0;border-bottom:1px solid #e6e6e6}.rel li:last-child{border:0}' +
+    '.rel a{color:#161616;text-decoration:none;font-weight:700;font-size:17px;line-height:1.3}' +
+    '.rel a:hover{text-decoration:underline;color:var(--eng-accent,#b3001b)}' +
+    '.m{display:block;margin-top:4px;color:#666;font-size:13px}' +
+    '@media (max-width:520px){.btns{display:grid;grid-template-columns:1fr 1fr}}';
+  var COLORS = {
+    facebook: '#1567d3', x: '#0f1419', linkedin: '#0a66c2', whatsapp: '#0f7b45', telegram: '#1d6fa5',
+    reddit: '#c63d00', bluesky: '#0a63c9', email: '#4a4a4a', copy: '#4a4a4a', native: '#4a4a4a'
+  };
+
+  function opt(name, fallback) {
+    var v = script.getAttribute('data-' + name);
+    return v == null || v === '' ? (CONFIG[name.replace(/-(.)/g, function (m, c) { return c.toUpperCase(); })] ||
+      fallback) : v;
+  }
+
+  var articleId = script.getAttribute('data-article-id') || '';
+  var api = (opt('api', '') || new URL('.', script.src || location.href).href).replace(/\/+$/, '');
+  var path = api + '/v1/articles/' + encodeURIComponent(articleId);
+  var fmt = w.Intl && Intl.NumberFormat ? new Intl.NumberFormat(undefined, {notation: 'compact'}) : null;
+  var sheet = null;
+
+  function el(tag, attrs, text) {
+    var e = d.createElement(tag);
+    for (var k in attrs) e.setAttribute(k, attrs[k]);
+    if (text != null) e.textContent = text;
+    return e;
+  }
+
+  function rid() {
+    var a = new Uint8Array(16);
+    crypto.getRandomValues(a);
+    return Array.prototype.map.call(a, function (b) { return (b + 256).toString(16).slice(1); }).join('');
+  }
+
+  function call(url, body) {
+    var init = {credentials: 'omit'};
+    if (body) { init.method = 'POST'; init.body = JSON.stringify(body); } // text/plain: no CORS preflight
+    return fetch(url, init).then(function (r) {
+      if (!r.ok) throw new Error('HTTP ' + r.status);
+      return r.json();
+    });
+  }
+
+  function mount(node) {
+    var host = el('eng-widget', {});
+    node.replaceChildren(host);
+    var root = host.attachShadow({mode: 'open'});
+    try {
+      if (!sheet) { sheet = new CSSStyleSheet(); sheet.replaceSync(CSS); }
+      root.adoptedStyleSheets = [sheet];
+    } catch (e) {
+      root.appendChild(el('style', {}, CSS)); // older browsers; needs style-src to allow it
+    }
+    return root;
+  }
+
+  function count(n) { return n > 0 ? (fmt ? fmt.format(n) : String(n)) : ''; }
+
+  function shareBar(node) {
+    var nets = opt('networks', 'facebook,x,linkedin,whatsapp,telegram,reddit,bluesky,email,copy,native');
+    nets = (typeof nets === 'string' ? nets.split(',') : nets).map(function (s) { return s.trim(); })
+      .filter(function (n) { return NAMES[n] && (n !== 'native' || typeof navigator.share === 'function'); });
+    var root = mount(node);
+    var sec = el('section', {'class': 'w bar', 'aria-labelledby': 'eng-h'});
+    var top = el('div', {'class': 'top'});
+    var total = el('span', {'class': 'total', 'aria-live': 'polite'});
+    var list = el('ul', {'class': 'btns'});
+    var status = el('p', {'class': 'st', role: 'status'});
+    var counts = {total: 0}, buttons = {};
+    top.append(el('h2', {id: 'eng-h'}, opt('share-heading', 'Let your friends know!')), total);
+    nets.forEach(function (n) {
+      var b = el('button', {type: 'button', 'data-network': n}), li = el('li', {});
+      b.style.setProperty('--c', COLORS[n]); // CSSOM, not a style attribute: allowed under a strict CSP
+      b.append(el('span', {'class': 'l'}, NAMES[n]), el('span', {'class': 'c', 'aria-hidden': 'true'}));
+      b.addEventListener('click', function () { share(n, b); });
+      buttons[n] = b;
+      li.append(b);
+      list.append(li);
+    });
+    sec.append(top, list, status);
+    root.append(sec);
+    render();
+    call(path + '/stats').then(function (s) {
+      counts = s.shares.by_network;
+      counts.total = s.shares.total;
+      render();
+    }).catch(function () {});
+
+    function render() {
+      var t = counts.total || 0;
+      total.textContent = t ? count(t) + (t === 1 ? ' share' : ' shares') : '';
+      nets.forEach(function (n) {
+        var c = counts[n] || 0, b = buttons[n];
+        b.lastChild.textContent = count(c);
+        b.setAttribute('aria-label', (n === 'copy' ? 'Copy the link' : n === 'native' ? 'Share' :
+          'Share on ' + NAMES[n]) + (c ? ', ' + c + (c === 1 ? ' share' : ' shares') : ''));
+      });
+    }
+
+    function say(text) { status.textContent = text; }
+
+    function share(n, b) {
+      if (b.getAttribute('aria-busy') === 'true') return;
+      b.setAttribute('aria-busy', 'true');
+      say('');
+      var post = call(path + '/shares', {network: n, event_id: rid()}).then(function (r) {
+        if (r.counted) { counts[n] = (counts[n] || 0) + 1; counts.total = (counts.total || 0) + 1; render(); }
+        return r;
+      });
+      // The reader's click only lets us open a window for a few seconds: never wait long for our API.
+      var late = new Promise(function (ok) { setTimeout(ok, 2000, null); });
+      Promise.race([post.catch(function () { return null; }), late]).then(function (r) {
+        var url = r ? r.share_url : pageUrl();
+        if (n === 'copy') return copy(url);
+        if (n === 'native') return navigator.share({title: d.title, url: url}).catch(function () {});
+        w.open(r && r.intent_url || intent(n, url), '_blank', 'noopener,noreferrer');
+      }).then(function () { b.removeAttribute('aria-busy'); });
+    }
+
+    function copy(url) {
+      return navigator.clipboard.writeText(url).then(function () {
+        say('Link copied to the clipboard');
+      }, function () {
+        say('Copy this link: ');
+        var input = el('input', {type: 'text', readonly: '', 'aria-label': 'Share link', value: url});
+        status.append(input);
+        input.select();
+      });
+    }
+  }
+
+  function pageUrl() {
+    var c = d.querySelector('link[rel=canonical]');
+    return c && c.href || location.href.split('#')[0];
+  }
+
+  function intent(n, url) {
+    return INTENTS[n].replace('{u}', encodeURIComponent(url)).replace('{t}', encodeURIComponent(d.title));
+  }
+
+  function ago(iso) {
+    var s = (Date.parse(iso) - Date.now()) / 1000;
+    if (!(s === s) || !w.Intl || !Intl.RelativeTimeFormat) return '';
+    var units = [[60, 'second'], [60, 'minute'], [24, 'hour'], [7, 'day'], [4.35, 'week'], [12, 'month']];
+    for (var i = 0; i < units.length && Math.abs(s) >= units[i][0]; i++) s /= units[i][0];
+    return new Intl.RelativeTimeFormat(d.documentElement.lang || undefined, {numeric: 'auto'})
+      .format(Math.round(s), i < units.length ? units[i][1] : 'year');
+  }
+
+  function safeHref(url) {
+    try {
+      var u = new URL(url, location.href);
+      return u.protocol === 'https:' || u.protocol === 'http:' ? u.href : null;
+    } catch (e) { return null; }
+  }
+
+  function related(node) {
+    var limit = parseInt(opt('related-limit', '5'), 10) || 5;
+    call(path + '/related?limit=' + limit).then(function (r) {
+      var items = (r.related || []).filter(function (a) { return a && a.title && safeHref(a.url); });
+      if (!items.length) return;
+      var root = mount(node);
+      var sec = el('section', {'class': 'w rel', 'aria-labelledby': 'eng-rh'});
+      var list = el('ol', {});
+      items.forEach(function (a) {
+        var li = el('li', {});
+        li.append(el('a', {href: safeHref(a.url)}, a.title));
+        var meta = [(a.shared_tags || []).slice(0, 2).join(' \u00b7 '), ago(a.published_at)]
+          .filter(Boolean).join(' \u2014 ');
+        if (meta) li.append(el('span', {'class': 'm'}, meta));
+        list.append(li);
+      });
+      sec.append(el('h2', {id: 'eng-rh'}, opt('related-heading', 'Related News')), list);
+      root.append(sec);
+    }).catch(function () {});
+  }
+
+  function beacon() {
+    var body = JSON.stringify({event_id: rid(), referrer: refOrigin()});
+    var url = path + '/views';
+    var sent = false;
+    try { sent = navigator.sendBeacon && navigator.sendBeacon(url, body); } catch (e) { sent = false; }
+    if (!sent) fetch(url, {method: 'POST', body: body, keepalive: true, credentials: 'omit'}).catch(function () {});
+  }
+
+  function refOrigin() {
+    try { return d.referrer ? new URL(d.referrer).origin : undefined; } catch (e) { return undefined; }
+  }
+
+  function start() {
+    if (!/^[A-Za-z0-9_-]{1,64}$/.test(articleId)) return;
+    var bar = d.querySelector('[data-eng-share]'), rel = d.querySelector('[data-eng-related]');
+    if (bar) shareBar(bar);
+    if (rel) related(rel);
+    beacon();
+  }
+
+  if (d.readyState === 'loading') d.addEventListener('DOMContentLoaded', start);
+  else start();
+})();

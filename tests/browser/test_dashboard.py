@@ -1,0 +1,251 @@
+"""The ops dashboard in Debian's Chromium against the real app served in-process on 127.0.0.1.
+
+In-process (not a subprocess) so a test can stop and restart the flush itself: the app runs with
+its flush loop off and the test calls `flush_once()`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+from playwright.async_api import Browser, BrowserContext, Page, Route, async_playwright, expect
+
+from service import appkeys as K
+from service.app import create_app
+from service.config import Settings
+from tests.conftest import ADMIN, AUTH, BROWSER_UA
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
+RECORD_CSP = """
+window.__csp = [];
+document.addEventListener('securitypolicyviolation',
+  (e) => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));
+"""
+SERIES = [(37, 99, 235), (22, 163, 74), (217, 119, 6)]  # views, shares, clicks
+
+
+def require_chromium() -> None:
+    if CHROMIUM.exists():
+        return
+    message = "Chromium is not installed at /usr/bin/chromium (apt-get install chromium)"
+    if os.environ.get("CI"):
+        pytest.fail(message + "; CI is set, so browser tests may not be skipped")
+    pytest.skip(message)
+
+
+@dataclass
+class Live:
+    """The app on a real port, and every URL the browser asked for."""
+
+    app: web.Application
+    base: str
+    requests: list[str] = field(default_factory=list)
+    external: list[str] = field(default_factory=list)
+
+    async def route(self, route: Route) -> None:
+        url = route.request.url
+        self.requests.append(url)
+        if url.startswith(self.base + "/"):
+            await route.continue_()
+        else:
+            self.external.append(url)
+            await route.abort()
+
+    async def summary(self) -> dict[str, Any]:
+        async with aiohttp.ClientSession() as http, http.get(f"{self.base}/v1/ops/summary", headers=AUTH) as resp:
+            assert resp.status == 200
+            body: dict[str, Any] = await resp.json()
+            return body
+
+
+@pytest.fixture
+async def live(settings: Settings) -> AsyncIterator[Live]:
+    require_chromium()
+    app = create_app(settings.model_copy(update={"flush_interval_s": 1.0}), flusher=False)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    try:
+        yield Live(app, f"http://{host}:{port}")
+    finally:
+        await runner.cleanup()
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    require_chromium()
+    async with async_playwright() as pw:
+        chromium = await pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        await chromium.close()
+
+
+async def new_context(browser: Browser, live: Live) -> BrowserContext:
+    context = await browser.new_context(viewport={"width": 1400, "height": 1000}, user_agent=BROWSER_UA)
+    context.set_default_timeout(10_000)
+    await context.add_init_script(RECORD_CSP)
+    await context.route("**/*", live.route)
+    return context
+
+
+async def activity(base: str) -> None:
+    """a1: 3 views, 2 shares (facebook, x), 1 click; a2: 1 view."""
+    async with aiohttp.ClientSession(headers={"User-Agent": BROWSER_UA}) as http:
+        for article_id, title in (("a1", "First story"), ("a2", "Second story")):
+            body = {"url": f"https://t4k3.news/{article_id}", "title": title, "tags": ["Ops"],
+                    "published_at": "2026-11-20T10:00:00Z"}
+            async with http.put(f"{base}/v1/articles/{article_id}", json=body, headers=AUTH) as resp:
+                assert resp.status == 201
+        for article_id, n in (("a1", 3), ("a2", 1)):
+            for i in range(n):
+                async with http.post(f"{base}/v1/articles/{article_id}/views",
+                                     json={"event_id": f"evt-{article_id}-{i:04d}"}) as resp:
+                    assert resp.status == 202
+        codes = []
+        for network in ("facebook", "x"):
+            async with http.post(f"{base}/v1/articles/a1/shares", json={"network": network}) as resp:
+                codes.append((await resp.json())["code"])
+        async with http.get(f"{base}/s/{codes[0]}", allow_redirects=False) as resp:
+            assert resp.status == 302
+
+
+async def login(page: Page, live: Live, path: str = "/ops?refresh=0.25") -> None:
+    await page.goto(live.base + path)
+    await expect(page.locator("#login")).to_be_visible()
+    await page.fill("#token", ADMIN)
+    await page.click("#login button[type=submit]")
+    await expect(page.locator("#main")).to_be_visible()
+
+
+async def series_pixels(page: Page, selector: str) -> int:
+    """Series-coloured pixels in the upper half of a chart (axes and grid are grey; zeros lie low)."""
+    count: int = await page.evaluate(
+        """([selector, colours]) => {
+            const canvas = document.querySelector(selector + ' canvas');
+            const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height / 2).data;
+            const near = (i, c) => Math.abs(data[i] - c[0]) < 12 && Math.abs(data[i + 1] - c[1]) < 12
+                && Math.abs(data[i + 2] - c[2]) < 12;
+            let n = 0;
+            for (let i = 0; i < data.length; i += 4) {
+                if (data[i + 3] > 200 && colours.some((c) => near(i, c))) n++;
+            }
+            return n;
+        }""",
+        [selector, [list(c) for c in SERIES]],
+    )
+    return count
+
+
+async def assert_clean(page: Page, live: Live) -> None:
+    assert live.external == []
+    assert live.requests and all(url.startswith(live.base + "/") for url in live.requests)
+    assert await page.evaluate("window.__csp") == []
+
+
+async def test_dashboard_shows_what_the_api_reports(browser: Browser, live: Live) -> None:
+    await activity(live.base)
+    await live.app[K.FLUSHER].flush_once()
+    context = await new_context(browser, live)
+    page = await context.new_page()
+    await login(page, live)
+    await expect(page.locator("#chart-hourly")).to_have_attribute("data-total", "4,2,1")
+    s = await live.summary()
+    for metric in ("views", "shares", "clicks"):
+        await expect(page.locator(f"#h-{metric}-hour")).to_have_text(f"{s['headline']['last_hour'][metric]:,}")
+        await expect(page.locator(f"#h-{metric}-day")).to_have_text(f"{s['headline']['last_day'][metric]:,}")
+    assert s["headline"]["last_hour"]["views"] == 4
+    await expect(page.locator("#chart-networks")).to_have_attribute("data-total", "2,1")
+    assert await series_pixels(page, "#chart-hourly") > 20
+    assert await series_pixels(page, "#chart-networks") > 100  # three bars
+    first = page.locator("#top-views tbody tr").first
+    link = first.locator("a").first
+    await expect(link).to_have_text("First story")
+    await expect(link).to_have_attribute("href", "https://t4k3.news/a1")
+    await expect(first.locator("a.more")).to_have_attribute("href", "/ops/articles/a1")
+    await expect(first.locator("td.num")).to_have_text("3")
+    await expect(page.locator("#f-pending")).to_have_text(str(s["flush"]["pending_batches"]))
+    await expect(page.locator("#flush")).to_have_attribute("data-state", "ok")
+    await expect(page.locator("#health")).to_have_attribute("data-status", "ok")
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.screenshot(path=str(ARTIFACTS / "ops-dashboard.png"), full_page=True)
+    await assert_clean(page, live)
+    await context.close()
+
+
+async def test_warning_when_the_flush_stops_and_clears_when_it_catches_up(browser: Browser, live: Live) -> None:
+    await activity(live.base)
+    await live.app[K.FLUSHER].flush_once()
+    context = await new_context(browser, live)
+    page = await context.new_page()
+    await login(page, live)
+    flush = page.locator("#flush")
+    await expect(flush).to_have_attribute("data-state", "ok")
+    # No flush runs now: past 3 intervals (3 s) the lag turns the panel red.
+    await expect(flush).to_have_attribute("data-state", "warning", timeout=15_000)
+    await expect(page.locator("#health")).to_have_attribute("data-status", "warning")
+    await expect(page.locator("#reasons li").first).to_contain_text("flush lag")
+    colour = await flush.evaluate("el => getComputedStyle(el).backgroundColor")
+    assert colour == "rgb(254, 226, 226)"
+    await page.screenshot(path=str(ARTIFACTS / "ops-dashboard-warning.png"), full_page=True)
+    await live.app[K.FLUSHER].flush_once()  # the flusher catches up
+    await expect(flush).to_have_attribute("data-state", "ok", timeout=2_500)
+    await expect(page.locator("#reasons li")).to_have_count(0)
+    await assert_clean(page, live)
+    await context.close()
+
+
+async def test_token_is_asked_once_per_browser_session(browser: Browser, live: Live) -> None:
+    context = await new_context(browser, live)
+    page = await context.new_page()
+    await page.goto(live.base + "/ops")
+    await page.fill("#token", "wrong-token")
+    await page.click("#login button[type=submit]")
+    await expect(page.locator("#login-error")).to_contain_text("rejected")
+    await expect(page.locator("#login")).to_be_visible()
+    await login(page, live)
+    assert await page.evaluate("sessionStorage.getItem('ops-admin-token')") == ADMIN
+    assert await page.evaluate("localStorage.length") == 0
+    await page.reload()
+    await expect(page.locator("#main")).to_be_visible()
+    await expect(page.locator("#login")).to_be_hidden()
+    await expect(page.locator("#chart-hourly")).to_have_attribute("data-total", "0,0,0")
+    assert await series_pixels(page, "#chart-hourly") == 0  # no data, nothing drawn up there
+    other = await new_context(browser, live)  # a new browser session asks again
+    fresh = await other.new_page()
+    await fresh.goto(live.base + "/ops")
+    await expect(fresh.locator("#login")).to_be_visible()
+    await assert_clean(page, live)
+    await other.close()
+    await context.close()
+
+
+async def test_article_drill_down(browser: Browser, live: Live) -> None:
+    await activity(live.base)
+    await live.app[K.FLUSHER].flush_once()
+    context = await new_context(browser, live)
+    page = await context.new_page()
+    await login(page, live, "/ops/articles/a1")
+    await expect(page.locator("#a-title")).to_have_text("First story")
+    await expect(page.locator("#a-views")).to_have_text("3")
+    await expect(page.locator("#chart-networks")).to_have_attribute("data-total", "2,1")
+    await expect(page.locator("#chart-article")).to_have_attribute("data-total", "3,2,1")
+    assert await series_pixels(page, "#chart-article") > 20
+    await page.screenshot(path=str(ARTIFACTS / "ops-article.png"), full_page=True)
+    await assert_clean(page, live)
+    await context.close()

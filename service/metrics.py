@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -73,6 +74,7 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        self._http_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         self.started = time.time()
         self.last_failed_event: float | None = None
         r = self.registry
@@ -108,8 +110,13 @@ class Metrics:
     def request(self, route: str, method: str, status: int, seconds: float) -> None:
         """Count one HTTP request by route template; odd methods share one label."""
         method = method if method in HTTP_METHODS else "other"
-        self.http_requests.labels(route, method, str(status)).inc()
-        self.http_duration.labels(route, method).observe(seconds)
+        key = (route, method, status)
+        children = self._http_children.get(key)
+        if children is None:  # labels() is slow on the hot path: keep the children (a bounded set)
+            children = (self.http_requests.labels(route, method, str(status)), self.http_duration.labels(route, method))
+            self._http_children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     def event_counts(self) -> dict[str, dict[str, int]]:
         """Events so far by result, then kind."""

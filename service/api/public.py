@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -12,6 +14,7 @@ from ..domain.networks import Network
 from ..domain.visitors import client_ip
 from .parsing import decode_json, read_body, validate
 
+_VIEW_BODIES = {s: json.dumps({"status": s}).encode() for s in ("accepted", "duplicate", "bot")}
 EVENT_ID = r"^[A-Za-z0-9_.:-]{8,128}$"
 MAX_STATS_IDS = 100
 
@@ -55,7 +58,8 @@ async def redirect(request: web.Request) -> web.Response:
 async def view(request: web.Request) -> web.Response:
     data = validate(ViewIn, await _public_json(request, allow_empty=True))
     status = await request.app[ENGAGEMENT].view(request.match_info["article_id"], data.event_id, requester(request))
-    return web.json_response({"status": status}, status=202)
+    body = _VIEW_BODIES.get(status) or json.dumps({"status": status}).encode()
+    return web.Response(body=body, status=202, content_type="application/json")
 
 
 async def stats(request: web.Request) -> web.Response:

@@ -135,24 +135,44 @@ def shared_tags(query: frozenset[str], doc: frozenset[str], idf: Idf) -> tuple[s
     return tuple(sorted(query & doc, key=lambda t: (-idf.weight(t), t)))
 
 
-def storage_key(query: Doc, doc: Doc, idf: Idf, rules: Rules, query_norm: float) -> int:
-    """Order of a precomputed candidate list: qualified first, then S * (1 + R)."""
-    shared = query.tags & doc.tags
-    if not shared:
-        return 0
-    denom = math.sqrt(query_norm * idf.doc_norm(doc.tags))
-    score = idf.norm(shared) / denom if denom > 0 else 0.0
-    key = score * (1 + recency(query.published_at, doc.published_at, rules.half_life_days))
-    if score >= rules.min_score and (not idf.gated(rules) or any(idf.rare(t, rules) for t in shared)):
-        key += QUALIFIED_BONUS  # the same test as qualifies(), on the shared tags computed once
-    return round(key * KEY_SCALE)
+def storage_keys(query: Doc, docs: Iterable[Doc], idf: Idf, rules: Rules) -> list[int]:
+    """Order of a precomputed candidate list: qualified first, then S * (1 + R); one key per doc.
+
+    The hot loop of list builds: the query's weights and rare tags are looked up once.
+    """
+    weights = {t: idf.weight(t) for t in query.tags}
+    rare = frozenset(t for t in query.tags if idf.rare(t, rules))
+    gated = idf.gated(rules)
+    qnorm = idf.norm(query.tags)
+    per_s = 1 / (rules.half_life_days * DAY_S)
+    out: list[int] = []
+    for doc in docs:
+        shared = query.tags & doc.tags
+        if not shared:
+            out.append(0)
+            continue
+        denom = math.sqrt(qnorm * idf.doc_norm(doc.tags))
+        score = math.fsum([weights[t] for t in shared]) / denom if denom > 0 else 0.0
+        key = score * (1 + 0.5 ** (abs(doc.published_at - query.published_at) * per_s))
+        if score >= rules.min_score and (not gated or not rare.isdisjoint(shared)):
+            key += QUALIFIED_BONUS  # the same test as qualifies()
+        out.append(round(key * KEY_SCALE))
+    return out
+
+
+def storage_key(query: Doc, doc: Doc, idf: Idf, rules: Rules) -> int:
+    return storage_keys(query, [doc], idf, rules)[0]
 
 
 def shortlist(query: Doc, docs: Iterable[Doc], idf: Idf, rules: Rules, size: int) -> list[tuple[str, int]]:
     """The `size` best candidates of `query` by storage key (what its precomputed list holds)."""
-    qnorm = idf.norm(query.tags)
-    keyed = [(storage_key(query, d, idf, rules, qnorm), d.article_id) for d in docs if d.article_id != query.article_id]
-    return [(article_id, key) for key, article_id in heapq.nlargest(size, keyed)]
+    others = [d for d in docs if d.article_id != query.article_id]
+    return top(others, storage_keys(query, others, idf, rules), size)
+
+
+def top(docs: list[Doc], keys: list[int], size: int) -> list[tuple[str, int]]:
+    best = heapq.nlargest(size, zip(keys, (d.article_id for d in docs), strict=True))
+    return [(article_id, key) for key, article_id in best]
 
 
 def _visible(doc: Doc, query: Doc, now: int, exclude: frozenset[str]) -> bool:

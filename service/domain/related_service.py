@@ -28,7 +28,7 @@ from .articles import Article, rfc3339, tag_key
 from .catalog import check_article_id
 from .clock import Clock, utcnow
 from .errors import Gone, NotFound
-from .related import Doc, Idf, Pick, Rules, fallback, rank, shortlist, storage_key
+from .related import Doc, Idf, Pick, Rules, fallback, rank, shortlist, storage_keys, top
 
 log = logging.getLogger(__name__)
 Reindex = Callable[[str], Awaitable[bool]]
@@ -240,20 +240,18 @@ class RelatedService:
         seq, pool = await self.index.pool(tags, doc.published_at, self.config.per_tag_cap)
         pool.pop(doc.article_id.encode(), None)
         if known is None:
-            states = await self.index.pool_state(pool)
+            states = list((await self.index.pool_state(pool)).values())
         else:
             known.update(await self.index.pool_state([a for a in pool if a not in known]))
-            states = {a: known[a] for a in pool}
+            states = [known[a] for a in pool]
+        found = [s for s in states if s.doc is not None]
+        docs = [s.doc for s in found if s.doc is not None]
         idf, rules = self.idf(), self.config.rules
-        docs = [s.doc for s in states.values() if s.doc is not None]
-        items = shortlist(doc, docs, idf, rules, self.config.candidates)
-        qnorm = idf.norm(doc.tags)
-        pushes = [
-            (s.doc.article_id, storage_key(doc, s.doc, idf, rules, qnorm))
-            for s in states.values()
-            if s.doc is not None and s.built and s.built < indexed
-        ]
-        await self.index.store(doc.article_id, items, seq, pushes, self.config.candidates)
+        keyed = storage_keys(doc, docs, idf, rules)
+        stale = [bool(s.built) and (s.built or 0) < indexed for s in found]  # built before this article
+        pushes = [(d.article_id, k) for d, k, push in zip(docs, keyed, stale, strict=True) if push]
+        await self.index.store(doc.article_id, top(docs, keyed, self.config.candidates), seq, pushes,
+                               self.config.candidates)
 
     async def build_pending(self, batch: int | None = None) -> int:
         """Build up to `batch` queued lists in publish-time order; returns how many were taken."""

@@ -46,7 +46,7 @@ class EmbeddedRedis:
     """Starts (or adopts) a redis-server on a unix socket inside `directory`."""
 
     def __init__(self, directory: Path, appendfsync: str = "everysec") -> None:
-        self.directory = directory
+        self.directory = directory.resolve()  # redis-server runs with this as its cwd: no relative paths
         self.socket = directory / "redis.sock"
         self.appendfsync = appendfsync
         self.process: subprocess.Popen[bytes] | None = None
@@ -63,13 +63,15 @@ class EmbeddedRedis:
             return self.url
         for stale in (self.socket, self.directory / "redis.pid"):
             stale.unlink(missing_ok=True)
+        log_file = open(self.directory / "redis.log", "ab")  # noqa: SIM115, ASYNC230 - once, at start-up
         self.process = subprocess.Popen(  # noqa: ASYNC220 - once, at start-up
             self._command(),
             cwd=self.directory,
-            stdout=subprocess.DEVNULL,
-            stderr=open(self.directory / "redis.log", "ab"),  # noqa: SIM115, ASYNC230
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
             preexec_fn=_die_with_parent,
         )
+        log_file.close()  # the child keeps its own descriptor
         await self._wait_ready(timeout)
         log.info("embedded redis started (pid %s) on %s", self.process.pid, self.socket)
         return self.url

@@ -244,3 +244,17 @@ async def test_killed_service_starts_again_on_the_same_dir(tmp_path: Path) -> No
         for served in (first, second):
             if served is not None and served.proc.poll() is None:
                 served.proc.kill()
+
+
+async def test_relative_data_dir_works(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`DATA_DIR=./data` (the default) must work: redis-server runs inside the directory."""
+    monkeypatch.chdir(tmp_path)
+    embedded = EmbeddedRedis(Path("data") / "redis")
+    url = await embedded.start()
+    try:
+        client = aioredis.Redis.from_url(url)
+        assert await client.ping()
+        await client.aclose()
+        assert (tmp_path / "data" / "redis" / "redis.sock").exists()
+    finally:
+        await embedded.stop()

@@ -12,6 +12,7 @@ from service.domain.related import (
     QUALIFIED_BONUS,
     Doc,
     Idf,
+    Pick,
     Rules,
     fallback,
     qualifies,
@@ -31,7 +32,7 @@ def doc(article_id: str, *tags: str, at: int = NOW - DAY_S, section: str = "", p
     return Doc(article_id, frozenset(tags), at, section, popularity, published)
 
 
-def ids(picks: list) -> list[str]:  # type: ignore[type-arg]
+def ids(picks: list[Pick]) -> list[str]:
     return [p.article_id for p in picks]
 
 
@@ -176,9 +177,10 @@ def test_storage_keys_put_qualified_candidates_first() -> None:
     strong = doc("strong", "a", "x", at=NOW)  # S 0.5, R 1: key (0.5 * 2 + 4) * 10000
     weak = doc("weak", "a", "x", "y", "z", "w", at=NOW)  # S = 1 / sqrt(2 * 5) = 0.31623
     faint = doc("faint", "b", *[f"n{i}" for i in range(20)], at=NOW)  # S < 0.15: unqualified
-    qnorm = idf.norm(query.tags)
-    assert storage_key(query, strong, idf, RULES, qnorm) == round((0.5 * 2 + QUALIFIED_BONUS) * KEY_SCALE)
-    assert storage_key(query, weak, idf, RULES, qnorm) == round((2 / math.sqrt(10) + QUALIFIED_BONUS) * KEY_SCALE)
-    assert storage_key(query, faint, idf, RULES, qnorm) < QUALIFIED_BONUS * KEY_SCALE
+    assert storage_key(query, strong, idf, RULES) == round((0.5 * 2 + QUALIFIED_BONUS) * KEY_SCALE)
+    assert storage_key(query, weak, idf, RULES) == round((2 / math.sqrt(10) + QUALIFIED_BONUS) * KEY_SCALE)
+    assert storage_key(query, faint, idf, RULES) < QUALIFIED_BONUS * KEY_SCALE
+    older = doc("older", "a", "x", at=NOW - 14 * DAY_S)  # R = 0.5
+    assert storage_key(query, older, idf, RULES) == round((0.5 * 1.5 + QUALIFIED_BONUS) * KEY_SCALE)
     listed = shortlist(query, [faint, weak, strong, query], idf, RULES, 2)
     assert [a for a, _k in listed] == ["strong", "weak"]

@@ -47,7 +47,7 @@ class EmbeddedRedis:
 
     def __init__(self, directory: Path, appendfsync: str = "everysec") -> None:
         self.directory = directory.resolve()  # redis-server runs with this as its cwd: no relative paths
-        self.socket = directory / "redis.sock"
+        self.socket = self.directory / "redis.sock"
         self.appendfsync = appendfsync
         self.process: subprocess.Popen[bytes] | None = None
 

@@ -197,11 +197,12 @@ async def run(n: int, samples: int, follow_ups: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="related news latency at scale")
-    parser.add_argument("sizes", type=int, nargs="*", default=[100_000])
+    parser.add_argument("sizes", type=int, nargs="*", help="catalog sizes, e.g. 100000 1000000")
+    parser.add_argument("--articles", type=int, nargs="+", default=[], help="the same as the sizes")
     parser.add_argument("--samples", type=int, default=2000)
     parser.add_argument("--follow-ups", type=int, default=50)
     args = parser.parse_args()
-    for n in args.sizes:
+    for n in [*args.sizes, *args.articles] or [100_000]:
         asyncio.run(run(n, args.samples, args.follow_ups))
 
 

@@ -253,10 +253,13 @@ class RelatedService:
         await self.index.store(doc.article_id, top(docs, keyed, self.config.candidates), seq, pushes,
                                self.config.candidates)
 
-    async def build_pending(self, batch: int | None = None) -> int:
-        """Build up to `batch` queued lists in publish-time order; returns how many were taken."""
+    async def build_pending(self, batch: int | None = None, unless_bulk: bool = False) -> int:
+        """Build up to `batch` queued lists in publish-time order; returns how many were taken.
+
+        `unless_bulk`: none while a bulk import is running (its later batches are not indexed yet).
+        """
         async with self._lock:
-            queued = await self.index.pending(batch or self.config.build_batch)
+            queued = await self.index.pending(batch or self.config.build_batch, unless_bulk)
             states = await self.index.pool_state([a.encode() for a, _s in queued])
             todo = []
             for article_id, seq in queued:
@@ -298,8 +301,7 @@ class RelatedService:
                 if not checked:
                     await self.rebuild_if_empty(store)
                     checked = True
-                if not await self.index.bulk_active():
-                    built = await self.build_pending()
+                built = await self.build_pending(unless_bulk=True)
                 if loop.time() >= refresh_at:
                     refresh_at = loop.time() + self.config.stats_refresh_s
                     await self.refresh_stats()

@@ -135,8 +135,11 @@ def related_candidates(article_id: str) -> str:
 
 
 def related_pending() -> str:
-    """Sorted set article -> index sequence: candidate lists still to build (no TTL; drained by the builder)."""
-    return f"{PREFIX}:rel:pending"
+    """Sorted set article -> index sequence: candidate lists still to build (no TTL; drained by the builder).
+
+    Shares a slot with related_bulk() so a builder reads both in one transaction.
+    """
+    return f"{PREFIX}:{{rel}}:pending"
 
 
 def related_seq() -> str:
@@ -145,8 +148,8 @@ def related_seq() -> str:
 
 
 def related_bulk() -> str:
-    """Marker that a bulk import is writing the index (TTL a few seconds, renewed per batch)."""
-    return f"{PREFIX}:rel:bulk"
+    """Marker that a bulk import is writing the index (TTL RELATED_BULK_QUIET_S, renewed per batch)."""
+    return f"{PREFIX}:{{rel}}:bulk"
 
 
 def related_ready() -> str:

@@ -386,17 +386,22 @@ class RelatedIndex:
         return df, {shard: int(n) for shard, n in enumerate(sizes)}
 
     async def add_pending(self, items: Mapping[str, int], bulk_ttl_s: int) -> None:
-        """Queue list builds and tell builders a bulk import is under way."""
-        async with self.redis.pipeline(transaction=False) as pipe:
+        """Queue list builds and tell builders a bulk import is under way (atomically: one slot)."""
+        async with self.redis.pipeline(transaction=True) as pipe:
             if items:
                 pipe.zadd(keys.related_pending(), dict(items))
             if bulk_ttl_s > 0:
                 pipe.set(keys.related_bulk(), "1", ex=bulk_ttl_s)
             await pipe.execute()
 
-    async def pending(self, batch: int) -> list[tuple[str, int]]:
-        """The oldest queued builds: (article id, index sequence)."""
-        found: list[Any] = await self.redis.zrange(keys.related_pending(), 0, batch - 1, withscores=True)
+    async def pending(self, batch: int, unless_bulk: bool = False) -> list[tuple[str, int]]:
+        """The oldest queued builds: (article id, index sequence); none while a bulk import runs if asked."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.exists(keys.related_bulk())
+            pipe.zrange(keys.related_pending(), 0, batch - 1, withscores=True)
+            bulk, found = await pipe.execute()
+        if unless_bulk and bulk:
+            return []
         return [(_text(member), int(score)) for member, score in found]
 
     async def pending_count(self) -> int:
@@ -404,9 +409,6 @@ class RelatedIndex:
 
     async def done(self, article_id: str, seq: int) -> None:
         await self._scripted(lambda pipe: pipe.evalsha(_sha(DONE), 1, keys.related_pending(), article_id, seq))
-
-    async def bulk_active(self) -> bool:
-        return bool(await self.redis.exists(keys.related_bulk()))
 
     async def ready(self) -> bool:
         return bool(await self.redis.exists(keys.related_ready()))

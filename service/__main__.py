@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import sys
 from collections.abc import Iterator
@@ -84,6 +85,12 @@ async def run_flush(settings: Settings) -> int:
     return 0
 
 
+async def freeze_heap(app: web.Application) -> None:
+    """Move what start-up built out of the garbage collector's sight: requests then pay less for GC."""
+    gc.collect()
+    gc.freeze()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m service")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -99,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(settings.log_format, settings.log_level)
     if args.command == "serve":
         app = create_app(settings, demo=args.demo)
+        app.on_startup.append(freeze_heap)
         web.run_app(app, host=args.host, port=args.port, shutdown_timeout=settings.shutdown_timeout_s,
                     access_log=None, print=lambda msg: None)
         return 0

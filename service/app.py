@@ -20,10 +20,7 @@ from .api import reports as reports_api
 from .api import shariff as shariff_api
 from .api import trending as trending_api
 from .api import widget as widget_api
-from .api.access_log import access_log_middleware
-from .api.cors import cors_middleware
-from .api.errors import error_middleware
-from .api.metrics import metrics_middleware, redis_error_middleware
+from .api.edge import edge_middleware
 from .config import Settings
 from .domain.catalog import Catalog
 from .domain.engagement import Engagement, EventPolicy
@@ -162,8 +159,7 @@ def create_app(
 ) -> web.Application:
     """The aiohttp application; nothing is opened until it starts."""
     settings = settings or Settings()
-    middlewares = [metrics_middleware, access_log_middleware, cors_middleware, error_middleware, redis_error_middleware]
-    app = web.Application(middlewares=middlewares, client_max_size=settings.max_admin_body)
+    app = web.Application(middlewares=[edge_middleware], client_max_size=settings.max_admin_body)
     app[K.SETTINGS] = settings
     app[K.METRICS] = Metrics()
     token = settings.admin_token.get_secret_value() if settings.admin_token else ""
@@ -178,7 +174,7 @@ def create_app(
     if demo:
         app.cleanup_ctx.append(demo_ctx)
     app.cleanup_ctx.append(flusher_ctx)
-    api = (health_api, catalog_api, public_api, reports_api, shariff_api, widget_api)
+    api = (public_api, health_api, catalog_api, reports_api, shariff_api, widget_api)
     for module in (*api, related_api, metrics_api, trending_api, ops_api):  # ops after trending: it uses its store
         module.setup(app)
     return app

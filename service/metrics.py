@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import bisect
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client import CollectorRegistry, Counter, Gauge, Info
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 
 from . import __version__
 
@@ -65,6 +66,50 @@ class FlushCollector(Collector):
             )
 
 
+class HttpCollector(Collector):
+    """HTTP requests by (route, method, status) and their latency histogram by (route, method).
+
+    Plain integers bumped on the event loop and turned into metric families at scrape time: the
+    per-request cost is a dict lookup and a bisect, not prometheus_client's locked values.
+    """
+
+    BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+    def __init__(self) -> None:
+        self.counts: dict[tuple[str, str, int], int] = {}
+        self.latency: dict[tuple[str, str], list[float]] = {}  # per bucket (not cumulative), +Inf, then the sum
+
+    def observe(self, route: str, method: str, status: int, seconds: float) -> None:
+        key = (route, method, status)
+        self.counts[key] = self.counts.get(key, 0) + 1
+        slots = self.latency.get((route, method))
+        if slots is None:
+            slots = self.latency[(route, method)] = [0.0] * (len(self.BUCKETS) + 2)
+        slots[bisect.bisect_left(self.BUCKETS, seconds)] += 1  # `le` is inclusive
+        slots[-1] += seconds
+
+    def describe(self) -> Iterator[Metric]:
+        return iter(())  # label sets appear as requests come in
+
+    def collect(self) -> Iterator[Metric]:
+        labels = ["route", "method", "status"]
+        requests = CounterMetricFamily("engagement_http_requests", "HTTP requests", labels=labels)
+        for (route, method, status), n in sorted(self.counts.items()):
+            requests.add_metric([route, method, str(status)], n)
+        yield requests
+        latency = HistogramMetricFamily(
+            "engagement_http_request_duration_seconds", "HTTP request latency", labels=["route", "method"]
+        )
+        for (route, method), slots in sorted(self.latency.items()):
+            cumulative = 0.0
+            buckets: list[tuple[str, float]] = []
+            for le, count in zip((*map(floatToGoString, self.BUCKETS), "+Inf"), slots[:-1], strict=True):
+                cumulative += count
+                buckets.append((le, cumulative))
+            latency.add_metric([route, method], buckets, sum_value=slots[-1])
+        yield latency
+
+
 def _gauge(name: str, doc: str, value: float) -> GaugeMetricFamily:
     return GaugeMetricFamily(name, doc, value=value)
 
@@ -74,20 +119,14 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
-        self._http_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         self.started = time.time()
         self.last_failed_event: float | None = None
         r = self.registry
         self.events = Counter(
             "engagement_events_total", "Events received, by kind and result", ["kind", "result"], registry=r
         )
-        self.http_requests = Counter(
-            "engagement_http_requests_total", "HTTP requests", ["route", "method", "status"], registry=r
-        )
-        self.http_duration = Histogram(
-            "engagement_http_request_duration_seconds", "HTTP request latency", ["route", "method"], registry=r,
-            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
-        )
+        self.http = HttpCollector()
+        r.register(self.http)
         self.redis_errors = Counter("engagement_redis_errors_total", "Redis errors seen by requests", registry=r)
         self.pending_batches = Gauge("engagement_flush_pending_batches", "Sealed batches not yet acked", registry=r)
         self.pending_deltas = Gauge(
@@ -97,26 +136,18 @@ class Metrics:
         r.register(self.flush)
         self.build = Info("engagement_build", "Build information", registry=r)
         self.build.info({"version": __version__})
-        for kind in EVENT_KINDS:
-            for result in EVENT_RESULTS:
-                self.events.labels(kind, result)
+        self._event_children = {(k, r): self.events.labels(k, r) for k in EVENT_KINDS for r in EVENT_RESULTS}
 
     def event(self, kind: str, result: str) -> None:
         """Count one event outcome (kind: view/share/click; result: see EVENT_RESULTS)."""
-        self.events.labels(kind, result).inc()
+        child = self._event_children.get((kind, result))
+        (child if child is not None else self.events.labels(kind, result)).inc()
         if result == "failed":
             self.last_failed_event = time.time()
 
     def request(self, route: str, method: str, status: int, seconds: float) -> None:
         """Count one HTTP request by route template; odd methods share one label."""
-        method = method if method in HTTP_METHODS else "other"
-        key = (route, method, status)
-        children = self._http_children.get(key)
-        if children is None:  # labels() is slow on the hot path: keep the children (a bounded set)
-            children = (self.http_requests.labels(route, method, str(status)), self.http_duration.labels(route, method))
-            self._http_children[key] = children
-        children[0].inc()
-        children[1].observe(seconds)
+        self.http.observe(route, method if method in HTTP_METHODS else "other", status, seconds)
 
     def event_counts(self) -> dict[str, dict[str, int]]:
         """Events so far by result, then kind."""

@@ -1,7 +1,11 @@
-"""CORS for the public endpoints article pages call from the site's origins (CORS_ORIGINS)."""
+"""CORS for the public endpoints article pages call from the site's origins (CORS_ORIGINS).
+
+Applied by the edge middleware: headers on every answer of a public endpoint, preflights answered.
+"""
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -46,10 +50,14 @@ def _headers(allow: str | None) -> dict[str, str]:
 
 def add_headers(headers: Any, allow: str | None) -> None:
     """Set the CORS answer on `headers`, adding Origin to any Vary already there."""
-    vary = [v.strip() for v in headers.get("Vary", "").split(",") if v.strip()]
-    if "origin" not in (v.lower() for v in vary):
-        vary.append("Origin")
-    headers["Vary"] = ", ".join(vary)
+    given = headers.get("Vary")
+    if not given:
+        headers["Vary"] = "Origin"
+    else:
+        vary = [v.strip() for v in given.split(",") if v.strip()]
+        if "origin" not in (v.lower() for v in vary):
+            vary.append("Origin")
+        headers["Vary"] = ", ".join(vary)
     if allow is not None:
         headers["Access-Control-Allow-Origin"] = allow
 
@@ -73,21 +81,19 @@ def preflight(request: web.Request, methods: frozenset[str], allow: str | None) 
     })
 
 
-@web.middleware
-async def cors_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
-    """Add CORS headers to public endpoints and answer their preflights; other paths are untouched."""
-    methods = public_methods(request.path)
-    if not methods:
-        response: web.StreamResponse = await handler(request)
-        return response
+@functools.lru_cache(maxsize=256)
+def route_methods(template: str) -> frozenset[str]:
+    """public_methods of a route template (`/v1/articles/{article_id}/views`): a bounded set, cached."""
+    return public_methods(template)
+
+
+def cors_origin(request: web.Request) -> str | None:
+    """The Access-Control-Allow-Origin value for this request's Origin, or None."""
     origin = request.headers.get("Origin")
-    allow = allowed_origin(origin, request.app[SETTINGS].cors_origins) if origin else None
-    if request.method == "OPTIONS" and origin and "Access-Control-Request-Method" in request.headers:
-        return preflight(request, methods, allow)
-    try:
-        response = await handler(request)
-    except web.HTTPException as exc:
-        add_headers(exc.headers, allow)
-        raise
-    add_headers(response.headers, allow)
-    return response
+    return allowed_origin(origin, request.app[SETTINGS].cors_origins) if origin else None
+
+
+def is_preflight(request: web.Request) -> bool:
+    return request.method == "OPTIONS" and "Origin" in request.headers and (
+        "Access-Control-Request-Method" in request.headers
+    )

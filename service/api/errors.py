@@ -1,4 +1,4 @@
-"""One middleware maps domain errors, bad requests and outages to JSON answers."""
+"""Domain errors, bad requests and outages as JSON answers (applied once, by the edge middleware)."""
 
 from __future__ import annotations
 
@@ -23,22 +23,19 @@ _HTTP_CODES = {
 }
 
 
-@web.middleware
-async def error_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
-    """Domain errors -> their status; Redis down -> 503; anything else -> logged JSON 500."""
-    try:
-        response: web.StreamResponse = await handler(request)
-        return response
-    except DomainError as exc:
+def error_answer(request: web.Request, exc: Exception) -> web.Response | None:
+    """The JSON answer for an exception a handler raised; None for HTTP answers below 400 (re-raise them).
+
+    Domain errors get their status, Redis down 503, anything else a logged JSON 500.
+    """
+    if isinstance(exc, DomainError):
         return error_response(exc.status, exc.code, exc.message, exc.details)
-    except web.HTTPException as exc:
+    if isinstance(exc, web.HTTPException):
         if exc.status < 400:
-            raise
-        code = _HTTP_CODES.get(exc.status, "http_error")
-        return error_response(exc.status, code, exc.reason, None)
-    except (RedisError, ConnectionError, TimeoutError) as exc:
+            return None
+        return error_response(exc.status, _HTTP_CODES.get(exc.status, "http_error"), exc.reason, None)
+    if isinstance(exc, (RedisError, ConnectionError, TimeoutError)):
         log.warning("redis unavailable: %s", type(exc).__name__)
         return error_response(503, "unavailable", "storage is unavailable; nothing was recorded, retry later")
-    except Exception:
-        log.exception("unhandled error on %s %s", request.method, request.path)
-        return error_response(500, "internal_error", "internal error")
+    log.error("unhandled error on %s %s", request.method, request.path, exc_info=exc)
+    return error_response(500, "internal_error", "internal error")

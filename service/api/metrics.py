@@ -1,10 +1,8 @@
-"""GET /metrics (Prometheus text format) and the middlewares that feed the HTTP metrics."""
+"""GET /metrics (Prometheus text format); the edge middleware feeds the HTTP metrics."""
 
 from __future__ import annotations
 
-import asyncio
 import time
-from typing import Any
 
 from aiohttp import web
 from prometheus_client import generate_latest
@@ -22,36 +20,6 @@ def route_of(request: web.Request) -> str:
     """The route template (`/v1/articles/{article_id}`), never the raw path: labels stay bounded."""
     resource = request.match_info.route.resource
     return resource.canonical if resource is not None else UNMATCHED
-
-
-@web.middleware
-async def metrics_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
-    """Outermost: counts every request by route, method and final status, and times it."""
-    started = time.perf_counter()
-    status = 500
-    try:
-        response: web.StreamResponse = await handler(request)
-        status = response.status
-        return response
-    except web.HTTPException as exc:
-        status = exc.status
-        raise
-    except asyncio.CancelledError:
-        status = 499  # the client went away
-        raise
-    finally:
-        request.app[K.METRICS].request(route_of(request), request.method, status, time.perf_counter() - started)
-
-
-@web.middleware
-async def redis_error_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
-    """Innermost: counts Redis errors before the error middleware turns them into 503s."""
-    try:
-        response: web.StreamResponse = await handler(request)
-        return response
-    except RedisError:
-        request.app[K.METRICS].redis_errors.inc()
-        raise
 
 
 async def update_flush_metrics(app: web.Application) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 from typing import Any, TypeVar
@@ -31,8 +32,17 @@ class UnsupportedType(DomainError):
 
 async def read_body(request: web.Request, limit: int) -> bytes:
     """The body, refusing more than `limit` bytes without reading them all."""
-    if request.content_length is not None and request.content_length > limit:
-        raise TooLarge(f"body larger than {limit} bytes")
+    length = request.content_length
+    if length is not None:
+        if length > limit:
+            raise TooLarge(f"body larger than {limit} bytes")
+        body = request.content.read_nowait(length)  # a beacon's body is buffered with its headers: no await
+        if len(body) == length:
+            return body
+        try:
+            return body + await request.content.readexactly(length - len(body))
+        except asyncio.IncompleteReadError:
+            raise BadRequest("body shorter than its Content-Length") from None
     chunks: list[bytes] = []
     size = 0
     while chunk := await request.content.read(limit + 1 - size):  # b"" at the end of the body

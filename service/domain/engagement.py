@@ -5,7 +5,8 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from typing import Any, NamedTuple
 
 from ..storage.redis_counters import Event, IngestResult, RedisCounters
 from ..storage.redis_index import RedisIndex
@@ -20,8 +21,7 @@ from .visitors import is_bot, visitor_hash
 _RESULTS = {"ok": "accepted", "duplicate": "duplicate", "unknown": "rejected", "gone": "rejected"}
 
 
-@dataclass(frozen=True)
-class Requester:
+class Requester(NamedTuple):
     """What the service may know of who sent an event: used, then forgotten."""
 
     ip: str
@@ -64,8 +64,11 @@ class Engagement:
         self.new_id = new_id
         self.on_event = on_event
 
-    def _event(self, article_id: str, metric: str, network: str, event_id: str | None, visitor: str = "") -> Event:
-        now = self.clock()
+    def _event(
+        self, article_id: str, metric: str, network: str, event_id: str | None, visitor: str = "",
+        now: datetime | None = None,
+    ) -> Event:
+        now = now or self.clock()
         ttl = self.policy.client_ttl_s if event_id else self.policy.retry_ttl_s
         kind = metric.removeprefix("bot_")  # one event id per kind: a share and a view may share an id
         ident = f"c:{kind}:{event_id}" if event_id else f"s:{self.new_id()}"
@@ -129,9 +132,9 @@ class Engagement:
         if who.bot:
             result = await self._ingest(self._event(article_id, "bot_view", "", event_id))
             return "bot" if result.status == "ok" else self._status(result, article_id)
-        day = epoch_day(self.clock())
-        visitor = visitor_hash(await self.salts.get(day), who.ip, who.user_agent)
-        result = await self._ingest(self._event(article_id, "view", "", event_id, visitor))
+        now = self.clock()
+        visitor = visitor_hash(await self.salts.get(epoch_day(now)), who.ip, who.user_agent)
+        result = await self._ingest(self._event(article_id, "view", "", event_id, visitor, now))
         return "accepted" if result.status == "ok" else self._status(result, article_id)
 
     @staticmethod

@@ -9,18 +9,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import redis.asyncio as aioredis
 
 from . import keys
 from .scripts import INGEST
 
+KEY_CACHE_SIZE = 10_000
 HOT_METRICS = ("view", "share", "click")  # people only: bots never trend
 
 
-@dataclass(frozen=True)
-class Event:
-    """One countable event."""
+class Event(NamedTuple):
+    """One countable event (a tuple: made on every request)."""
 
     article_id: str
     metric: str  # view, share, click, bot_view, bot_click
@@ -56,6 +57,7 @@ class RedisCounters:
         self._ingest = redis.register_script(INGEST)
         self._queues: dict[int, list[Pending]] = {}
         self._drains: dict[int, asyncio.Task[None]] = {}
+        self._keys: dict[str, tuple[str, str, str, str]] = {}
 
     async def ingest(self, ev: Event, return_field: str = "") -> IngestResult:
         """Count an event once (by its id) into totals, the shard's delta hash and trending buckets."""
@@ -79,12 +81,11 @@ class RedisCounters:
         index: dict[str, int] = {keys.delta(shard): 1}
         args: list[str | int] = [keys.HOT_TTL_S]
         for ev, field, _future in batch:
+            art, tot, ev_prefix, uv_prefix = self._article_keys(ev.article_id)
+            hot = keys.hot(shard, ev.metric, ev.hour)
             refs = [
                 str(index.setdefault(key, len(index) + 1))
-                for key in (
-                    keys.article(ev.article_id), keys.totals(ev.article_id), keys.event(ev.article_id, ev.event_id),
-                    keys.visitors(ev.article_id, ev.day), keys.hot(shard, ev.metric, ev.hour),
-                )
+                for key in (art, tot, ev_prefix + ev.event_id, f"{uv_prefix}{ev.day}", hot)
             ]
             fields = (ev.article_id, ev.metric, ev.network, str(ev.hour), str(ev.event_ttl), ev.visitor,
                       str(ev.day), field, "1" if ev.metric in HOT_METRICS else "0")
@@ -101,6 +102,18 @@ class RedisCounters:
             status, url, extra, title = reply[4 * i : 4 * i + 4]
             if not future.done():
                 future.set_result(IngestResult(status.decode(), _text(url), _text(extra), _text(title)))
+
+    def _article_keys(self, article_id: str) -> tuple[str, str, str, str]:
+        """An article's keys and key prefixes, kept for the articles being read now (bounded)."""
+        found = self._keys.get(article_id)
+        if found is None:
+            if len(self._keys) >= KEY_CACHE_SIZE:
+                self._keys.clear()
+            found = self._keys[article_id] = (
+                keys.article(article_id), keys.totals(article_id), keys.event(article_id, ""),
+                keys.visitors(article_id, 0)[:-1],
+            )
+        return found
 
     async def close(self) -> None:
         """Wait for batches in flight (at shutdown, after the server stopped taking requests)."""

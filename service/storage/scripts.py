@@ -70,7 +70,7 @@ return 1
 # (never lowering one) into the totals hashes. KEYS: batch, pending, totals...
 # ARGV: batch id, then a field and value per totals key.
 ACK = """
-redis.call('DEL', KEYS[1])
+redis.call('UNLINK', KEYS[1])  -- a big batch is freed off the main thread
 redis.call('SREM', KEYS[2], ARGV[1])
 for i = 3, #KEYS do
   local field, value = ARGV[2 * (i - 2)], tonumber(ARGV[2 * (i - 2) + 1])

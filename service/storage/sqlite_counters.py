@@ -29,11 +29,17 @@ class ApplyItem:
 
 
 def parse_batch(fields: dict[str, int]) -> ParsedBatch:
-    """Delta fields `article\tmetric\tnetwork\thour` and visitor marks `u\tarticle\tday`."""
+    """Delta fields `article\tmetric\tnetwork\thour` and visitor marks `u\tarticle\tday`.
+
+    Hourly rows come out in primary-key order (the field text sorts the same way while epoch hours
+    have six digits, until 2084; sorting strings is cheap), so SQLite's upserts walk its B-tree
+    instead of jumping around it. Order only speeds the upsert up; any order gives the same sums.
+    """
     hourly: list[tuple[str, str, str, int, int]] = []
     visitors: list[tuple[str, int]] = []
     events = 0
-    for field, n in fields.items():
+    for field in sorted(fields):
+        n = fields[field]
         parts = field.split("\t")
         if len(parts) == 4 and n:
             hourly.append((parts[0], parts[1], parts[2], int(parts[3]), n))
@@ -41,6 +47,22 @@ def parse_batch(fields: dict[str, int]) -> ParsedBatch:
         elif parts[0] == "u" and len(parts) == 3:
             visitors.append((parts[1], int(parts[2])))
     return ParsedBatch(hourly, visitors, events)
+
+
+def running_totals(hourly: Sequence[tuple[str, str, str, int, int]]) -> list[tuple[str, str, str, int]]:
+    """Sum of n per (article, metric, network) over rows sorted by that key (one pass, no dict)."""
+    totals: list[tuple[str, str, str, int]] = []
+    key: tuple[str, str, str] | None = None
+    acc = 0
+    for article_id, metric, network, _hour, n in hourly:
+        if key is None or key[0] != article_id or key[1] != metric or key[2] != network:
+            if key is not None:
+                totals.append((*key, acc))
+            key, acc = (article_id, metric, network), 0
+        acc += n
+    if key is not None:
+        totals.append((*key, acc))
+    return totals
 
 
 async def _noop(step: str) -> None:
@@ -79,27 +101,24 @@ class SqliteCounters:
             return await cur.fetchone() is not None
 
     async def _upsert(self, items: Sequence[ApplyItem]) -> None:
-        """Stage rows in a temp table, then upsert grouped and in key order (sorted by SQLite, in C)."""
+        """Upsert hourly rows and running totals, each batch in key order.
+
+        Batches of one shard may share keys (left pending by a crash): the upsert adds them up, as it
+        adds any key twice, so no merge is needed. Shards never share an article.
+        """
         uniques = sorted(u for item in items for u in item.uniques)
-        await self.db.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS flush_rows (article_id TEXT, metric TEXT, network TEXT, hour INT, n INT)"
-        )
-        await self.db.execute("DELETE FROM flush_rows")
         for item in items:
-            await self.db.executemany("INSERT INTO flush_rows VALUES (?,?,?,?,?)", item.batch.hourly)
-        await self.db.execute(
-            "INSERT INTO counter_hourly (article_id, metric, network, hour, n) "
-            "SELECT article_id, metric, network, hour, SUM(n) FROM flush_rows WHERE true "
-            "GROUP BY article_id, metric, network, hour "
-            "ON CONFLICT (article_id, metric, network, hour) DO UPDATE SET n = n + excluded.n"
-        )
-        await self.db.execute(
-            "INSERT INTO counter_totals (article_id, metric, network, n) "
-            "SELECT article_id, metric, network, SUM(n) FROM flush_rows WHERE true "
-            "GROUP BY article_id, metric, network "
-            "ON CONFLICT (article_id, metric, network) DO UPDATE SET n = n + excluded.n"
-        )
-        await self.db.execute("DELETE FROM flush_rows")
+            await self.db.executemany(
+                "INSERT INTO counter_hourly (article_id, metric, network, hour, n) VALUES (?,?,?,?,?) "
+                "ON CONFLICT (article_id, metric, network, hour) DO UPDATE SET n = n + excluded.n",
+                item.batch.hourly,
+            )
+        for item in items:
+            await self.db.executemany(
+                "INSERT INTO counter_totals (article_id, metric, network, n) VALUES (?,?,?,?) "
+                "ON CONFLICT (article_id, metric, network) DO UPDATE SET n = n + excluded.n",
+                running_totals(item.batch.hourly),
+            )
         await self.db.executemany(
             "INSERT INTO unique_daily (article_id, day, n) VALUES (?,?,?) "
             "ON CONFLICT (article_id, day) DO UPDATE SET n = max(n, excluded.n)",

@@ -34,7 +34,13 @@ async def edge_middleware(request: web.Request, handler: Any) -> web.StreamRespo
         if methods and is_preflight(request):
             response: web.StreamResponse = preflight(request, methods, allow)
         else:
-            response = await _answer(request, handler)
+            try:
+                response = await handler(request)
+            except Exception as exc:
+                answer = _error_answer(request, exc)
+                if answer is None:
+                    raise
+                response = answer
         status = response.status
         if not response.prepared:
             response.headers["X-Request-ID"] = rid
@@ -56,14 +62,7 @@ async def edge_middleware(request: web.Request, handler: Any) -> web.StreamRespo
         log_request(request, route, rid, status, seconds)
 
 
-async def _answer(request: web.Request, handler: Any) -> web.StreamResponse:
-    try:
-        response: web.StreamResponse = await handler(request)
-        return response
-    except Exception as exc:
-        if isinstance(exc, RedisError):
-            request.app[K.METRICS].redis_errors.inc()
-        answer = error_answer(request, exc)
-        if answer is None:
-            raise
-        return answer
+def _error_answer(request: web.Request, exc: Exception) -> web.Response | None:
+    if isinstance(exc, RedisError):
+        request.app[K.METRICS].redis_errors.inc()
+    return error_answer(request, exc)

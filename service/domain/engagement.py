@@ -77,7 +77,7 @@ class Engagement:
     async def _ingest(self, ev: Event, field: str = "") -> IngestResult:
         kind = ev.metric.removeprefix("bot_")
         try:
-            result = await self.counters.ingest(ev, field)
+            result = await self.counters.submit(ev, field)
             if result.status == "unknown" and await self.catalog.reindex(ev.article_id):
                 result = await self.counters.ingest(ev, field)
         except Exception:
@@ -133,7 +133,9 @@ class Engagement:
             result = await self._ingest(self._event(article_id, "bot_view", "", event_id))
             return "bot" if result.status == "ok" else self._status(result, article_id)
         now = self.clock()
-        visitor = visitor_hash(await self.salts.get(epoch_day(now)), who.ip, who.user_agent)
+        day = epoch_day(now)
+        salt = self.salts.cached(day) or await self.salts.get(day)
+        visitor = visitor_hash(salt, who.ip, who.user_agent)
         result = await self._ingest(self._event(article_id, "view", "", event_id, visitor, now))
         return "accepted" if result.status == "ok" else self._status(result, article_id)
 

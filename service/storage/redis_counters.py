@@ -61,12 +61,16 @@ class RedisCounters:
 
     async def ingest(self, ev: Event, return_field: str = "") -> IngestResult:
         """Count an event once (by its id) into totals, the shard's delta hash and trending buckets."""
+        return await self.submit(ev, return_field)
+
+    def submit(self, ev: Event, return_field: str = "") -> asyncio.Future[IngestResult]:
+        """`ingest` without its coroutine: queue the event, return the future of its result."""
         shard = keys.shard_of(ev.article_id)
         future: asyncio.Future[IngestResult] = asyncio.get_running_loop().create_future()
         self._queues.setdefault(shard, []).append((ev, return_field or "status", future))
         if shard not in self._drains:  # the drain task is owned here: a cancelled request cannot cut a call
             self._drains[shard] = asyncio.create_task(self._drain(shard))
-        return await future
+        return future
 
     async def _drain(self, shard: int) -> None:
         try:

@@ -159,9 +159,11 @@ def create_app(
 ) -> web.Application:
     """The aiohttp application; nothing is opened until it starts."""
     settings = settings or Settings()
-    app = web.Application(middlewares=[edge_middleware], client_max_size=settings.max_admin_body)
+    metrics = Metrics()
+    app = web.Application(middlewares=[edge_middleware(metrics, settings.cors_origins)],
+                          client_max_size=settings.max_admin_body)
     app[K.SETTINGS] = settings
-    app[K.METRICS] = Metrics()
+    app[K.METRICS] = metrics
     token = settings.admin_token.get_secret_value() if settings.admin_token else ""
     if not token:
         token = secrets.token_urlsafe(24)

@@ -5,13 +5,11 @@ Applied by the edge middleware: headers on every answer of a public endpoint, pr
 
 from __future__ import annotations
 
-import functools
 import re
 from typing import Any
 
 from aiohttp import web
 
-from ..appkeys import SETTINGS
 from .errors import error_response
 
 # (methods, path) of every endpoint a reader's browser calls cross-origin; admin endpoints are not here.
@@ -79,18 +77,6 @@ def preflight(request: web.Request, methods: frozenset[str], allow: str | None) 
         "Access-Control-Allow-Headers": ", ".join(sorted(ALLOWED_HEADERS)),
         "Access-Control-Max-Age": str(MAX_AGE_S),
     })
-
-
-@functools.lru_cache(maxsize=256)
-def route_methods(template: str) -> frozenset[str]:
-    """public_methods of a route template (`/v1/articles/{article_id}/views`): a bounded set, cached."""
-    return public_methods(template)
-
-
-def cors_origin(request: web.Request) -> str | None:
-    """The Access-Control-Allow-Origin value for this request's Origin, or None."""
-    origin = request.headers.get("Origin")
-    return allowed_origin(origin, request.app[SETTINGS].cors_origins) if origin else None
 
 
 def is_preflight(request: web.Request) -> bool:

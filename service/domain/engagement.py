@@ -75,14 +75,23 @@ class Engagement:
         return Event(article_id, metric, network, epoch_hour(now), ident, ttl, visitor, epoch_day(now))
 
     async def _ingest(self, ev: Event, field: str = "") -> IngestResult:
-        kind = ev.metric.removeprefix("bot_")
         try:
             result = await self.counters.submit(ev, field)
-            if result.status == "unknown" and await self.catalog.reindex(ev.article_id):
-                result = await self.counters.ingest(ev, field)
         except Exception:
-            self.on_event(kind, "failed")
+            self.on_event(ev.metric.removeprefix("bot_"), "failed")
             raise
+        return await self._settle(ev, field, result)
+
+    async def _settle(self, ev: Event, field: str, result: IngestResult) -> IngestResult:
+        """Count the outcome; an article missing from Redis is re-indexed from SQLite and tried again."""
+        kind = ev.metric.removeprefix("bot_")
+        if result.status == "unknown":
+            try:
+                if await self.catalog.reindex(ev.article_id):
+                    result = await self.counters.ingest(ev, field)
+            except Exception:
+                self.on_event(kind, "failed")
+                raise
         self.on_event(kind, _RESULTS[result.status] if result.status != "ok" or kind == ev.metric else "bot")
         if result.status == "unknown":
             raise NotFound(f"no article {ev.article_id!r}")
@@ -136,7 +145,16 @@ class Engagement:
         day = epoch_day(now)
         salt = self.salts.cached(day) or await self.salts.get(day)
         visitor = visitor_hash(salt, who.ip, who.user_agent)
-        result = await self._ingest(self._event(article_id, "view", "", event_id, visitor, now))
+        ev = self._event(article_id, "view", "", event_id, visitor, now)
+        try:  # _ingest inlined: the beacon is the hottest path, one coroutine less
+            result = await self.counters.submit(ev, "")
+        except Exception:
+            self.on_event("view", "failed")
+            raise
+        if result.status == "ok":
+            self.on_event("view", "accepted")
+        else:
+            result = await self._settle(ev, "", result)
         return "accepted" if result.status == "ok" else self._status(result, article_id)
 
     @staticmethod

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from dataclasses import dataclass
 from typing import NamedTuple
 
 import redis.asyncio as aioredis
@@ -33,8 +32,7 @@ class Event(NamedTuple):
     day: int = 0
 
 
-@dataclass(frozen=True)
-class IngestResult:
+class IngestResult(NamedTuple):
     status: str  # ok, duplicate, unknown, gone
     url: str | None
     extra: str | None
@@ -84,16 +82,16 @@ class RedisCounters:
     async def _send(self, shard: int, batch: list[Pending]) -> None:
         index: dict[str, int] = {keys.delta(shard): 1}
         args: list[str | int] = [keys.HOT_TTL_S]
-        for ev, field, _future in batch:
+        for ev, field, _future in batch:  # one packed argument per event: key positions, then its fields
             art, tot, ev_prefix, uv_prefix = self._article_keys(ev.article_id)
-            hot = keys.hot(shard, ev.metric, ev.hour)
-            refs = [
-                str(index.setdefault(key, len(index) + 1))
-                for key in (art, tot, ev_prefix + ev.event_id, f"{uv_prefix}{ev.day}", hot)
-            ]
-            fields = (ev.article_id, ev.metric, ev.network, str(ev.hour), str(ev.event_ttl), ev.visitor,
-                      str(ev.day), field, "1" if ev.metric in HOT_METRICS else "0")
-            args.append("\x1f".join((*refs, *fields)))
+            a = index.setdefault(art, len(index) + 1)
+            t = index.setdefault(tot, len(index) + 1)
+            e = index.setdefault(ev_prefix + ev.event_id, len(index) + 1)
+            u = index.setdefault(f"{uv_prefix}{ev.day}", len(index) + 1)
+            h = index.setdefault(keys.hot(shard, ev.metric, ev.hour), len(index) + 1)
+            hot = "1" if ev.metric in HOT_METRICS else "0"
+            args.append(f"{a}\x1f{t}\x1f{e}\x1f{u}\x1f{h}\x1f{ev.article_id}\x1f{ev.metric}\x1f{ev.network}\x1f"
+                        f"{ev.hour}\x1f{ev.event_ttl}\x1f{ev.visitor}\x1f{ev.day}\x1f{field}\x1f{hot}")
         batch_keys = list(index)
         try:
             reply = await self._ingest(keys=batch_keys, args=args)

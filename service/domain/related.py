@@ -9,10 +9,13 @@ base = S * (1 + R) * (1 + 0.3 * P). MMR then picks a diverse list and drops near
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import compress, repeat
+from operator import add, mul, not_, sub, truediv
 from typing import NamedTuple
 
 DAY_S = 86_400
@@ -173,6 +176,125 @@ def shortlist(query: Doc, docs: Iterable[Doc], idf: Idf, rules: Rules, size: int
 def top(docs: list[Doc], keys: list[int], size: int) -> list[tuple[str, int]]:
     best = heapq.nlargest(size, zip(keys, (d.article_id for d in docs), strict=True))
     return [(article_id, key) for key, article_id in best]
+
+
+# ---- list builds in bulk ------------------------------------------------------------------------
+# The same keys as storage_keys, for pools read as windows of tag postings: one window is scored with
+# C-level maps over its columns (no per-candidate Doc), which is what makes a catalog of a million
+# articles buildable in minutes. tests/unit/test_related_ranking.py checks both agree.
+
+
+class Postings(NamedTuple):
+    """Columns of a tag's postings around some queries, ascending by (publish time, id); stretches
+    far apart may follow each other, each holding every window it was read for."""
+
+    tag: str
+    ids: list[str]
+    times: list[int]
+    tags: list[tuple[str, ...]]  # tag keys of each article; () for one no longer indexed
+    norms: Sequence[float]  # W of each article (1.0 without tags: it scores 0 either way)
+    clean: bool  # every article carries `tag` (not so when a retag raced the read)
+
+
+def nearest_span(times: Sequence[int], around: int, k: int) -> tuple[int, int]:
+    """[start, end) of the k entries nearest in time to `around` in ascending `times`, with the
+    tie-break of the index reads: the earlier entry wins at equal distance."""
+    if len(times) <= k:
+        return 0, len(times)
+    pos = bisect.bisect_right(times, around)
+    after_end = min(len(times), pos + k)
+    lo, hi = max(0, k - (len(times) - pos)), min(k, pos)
+    while lo < hi:  # the most entries before `around` that all rank among the first k
+        mid = (lo + hi + 1) // 2
+        closer_after = bisect.bisect_left(times, 2 * around - times[pos - mid], pos, after_end) - pos
+        if mid - 1 + closer_after < k:
+            lo = mid
+        else:
+            hi = mid - 1
+    return pos - lo, pos + min(k - lo, len(times) - pos)
+
+
+class _SharedWeight(dict[frozenset[str], float]):
+    """Shared tag set -> the sum of its weights (a query's candidates share few distinct sets)."""
+
+    def __init__(self, weights: Mapping[str, float]) -> None:
+        super().__init__()
+        self.weights = weights
+
+    def __missing__(self, shared: frozenset[str]) -> float:
+        value = self[shared] = math.fsum([self.weights[t] for t in shared])
+        return value
+
+
+class _Bonus(dict[frozenset[str], float]):
+    """Shared tag set -> QUALIFIED_BONUS when it passes the rarity gate (nothing shared never does)."""
+
+    def __init__(self, rare: frozenset[str], gated: bool) -> None:
+        super().__init__()
+        self.rare = rare
+        self.gated = gated
+
+    def __missing__(self, shared: frozenset[str]) -> float:
+        passes = bool(shared) and (not self.gated or not self.rare.isdisjoint(shared))
+        value = self[shared] = QUALIFIED_BONUS if passes else 0.0
+        return value
+
+
+def pool_keys(query: Doc, windows: Iterable[tuple[Postings, int, int]], idf: Idf,
+              rules: Rules) -> tuple[list[str], list[int]]:
+    """(ids, storage keys) of the articles in postings windows (start, end), window after window:
+    the keys storage_keys gives them; an article in two windows comes twice."""
+    qtags, at = query.tags, query.published_at
+    qnorm = idf.norm(qtags)
+    ids: list[str] = []
+    keys: list[int] = []
+    if qnorm <= 0:  # an empty catalog's weights: no scores to speak of, let the reference say so
+        for p, start, end in windows:
+            docs = [Doc(a, frozenset(tags), t) for a, tags, t in
+                    zip(p.ids[start:end], p.tags[start:end], p.times[start:end], strict=True)]
+            ids += p.ids[start:end]
+            keys += storage_keys(query, docs, idf, rules)
+        return ids, keys
+    weights = {t: idf.weight(t) for t in qtags}
+    shared_weight = _SharedWeight(weights)
+    rare = frozenset(t for t in qtags if idf.rare(t, rules))
+    gated = idf.gated(rules)
+    bonus = _Bonus(rare, gated)
+    per_s = 1 / (rules.half_life_days * DAY_S)
+    minimum = float(rules.min_score)
+    for p, start, end in windows:
+        tags = p.tags[start:end]
+        denoms = map(math.sqrt, map(mul, repeat(qnorm), p.norms[start:end]))
+        if p.clean and p.tag in qtags and (not gated or p.tag in rare):
+            # all share p.tag, which passes the gate; most share nothing else
+            shared = [weights[p.tag]] * len(tags)
+            others = qtags - {p.tag}
+            for i in compress(range(len(tags)), map(not_, map(others.isdisjoint, tags))):
+                shared[i] = shared_weight[qtags.intersection(tags[i])]
+            scores = list(map(truediv, shared, denoms))
+            bonuses = map(mul, map(minimum.__le__, scores), repeat(QUALIFIED_BONUS))
+        else:
+            sets = list(map(qtags.intersection, tags))
+            scores = list(map(truediv, map(shared_weight.__getitem__, sets), denoms))
+            bonuses = map(mul, map(minimum.__le__, scores), map(bonus.__getitem__, sets))
+        recency = map(pow, repeat(0.5), map(mul, map(abs, map(sub, p.times[start:end], repeat(at))), repeat(per_s)))
+        relevance = map(mul, scores, map((1.0).__add__, recency))  # S * (1 + R)
+        keys += map(round, map(mul, map(add, relevance, bonuses), repeat(KEY_SCALE)))
+        ids += p.ids[start:end]
+    return ids, keys
+
+
+def best(ids: list[str], keys: list[int], size: int, skip: Collection[str]) -> list[tuple[str, int]]:
+    """`top` over the distinct ids not in `skip` (an id listed twice has the same key both times)."""
+    margin = size + 16
+    if len(keys) > 2 * margin:  # keep what can beat the margin-th key: exact once `size` ids remain
+        floor = sorted(keys)[-margin]
+        found = {a: k for a, k in compress(zip(ids, keys, strict=True), map(floor.__le__, keys)) if a not in skip}
+        if len(found) < size:
+            found = {a: k for a, k in zip(ids, keys, strict=True) if a not in skip}
+    else:
+        found = {a: k for a, k in zip(ids, keys, strict=True) if a not in skip}
+    return [(a, k) for k, a in heapq.nlargest(size, zip(found.values(), found.keys(), strict=True))]
 
 
 def _visible(doc: Doc, query: Doc, now: int, exclude: frozenset[str]) -> bool:

@@ -10,29 +10,44 @@ Python, and a short-lived in-process answer cache that every local write invalid
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import hashlib
 import json
 import logging
 import time
-from collections import OrderedDict
+from array import array
+from collections import OrderedDict, defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from ..config import Settings
-from ..storage.related_index import Change, Meta, PoolState, QueryRead, RelatedIndex
+from ..storage.related_index import Build, Candidate, Change, Meta, QueryRead, RelatedIndex
 from ..storage.sqlite_store import SqliteStore
 from .articles import Article, rfc3339, tag_key
 from .catalog import check_article_id
 from .clock import Clock, utcnow
 from .errors import Gone, NotFound
-from .related import Doc, Idf, Pick, Rules, fallback, rank, shortlist, storage_keys, top
+from .related import (
+    Doc,
+    Idf,
+    Pick,
+    Postings,
+    Rules,
+    best,
+    fallback,
+    nearest_span,
+    pool_keys,
+    rank,
+    shortlist,
+)
 
 log = logging.getLogger(__name__)
 Reindex = Callable[[str], Awaitable[bool]]
-KNOWN_MAX = 200_000  # pool states a build batch keeps (~80 MB at most)
+STORE_BATCH = 1000  # lists per write pipeline
+KNOWN_MAX = 1_500_000  # articles a bulk drain keeps decoded (~300 B each)
 
 
 @dataclass(frozen=True)
@@ -150,6 +165,45 @@ class PopularityCache:
             self._items.popitem(last=False)
 
 
+class _Known:
+    """Articles found in postings, read at one index sequence and scored with one set of weights."""
+
+    def __init__(self, seq: int, idf: Idf) -> None:
+        self.seq = seq
+        self.idf = idf
+        self.found: dict[bytes, Candidate] = {}
+        self.norms: dict[bytes, float] = {}
+        self.gone: set[str] = set()  # in the postings, no longer indexed
+
+    def add(self, found: dict[bytes, Candidate]) -> None:
+        self.found.update(found)
+        self.norms.update({a: self.idf.norm(c.tags) if c.tags else 1.0 for a, c in found.items()})
+        self.gone.update(c.article_id for c in found.values() if not c.indexed)
+
+
+@dataclass(frozen=True)
+class _Columns:
+    """A tag's postings as a build reads them, with the positions of articles whose list is built."""
+
+    postings: Postings
+    built_at: list[int]  # positions of built articles, ascending
+    built: list[int]  # and the sequence each was built at
+
+    @classmethod
+    def of(cls, tag: str, members: list[bytes], times: list[int], known: _Known) -> _Columns:
+        found = [known.found[m] for m in members]
+        tags = [c.tags for c in found]
+        norms = array("d", [known.norms[m] for m in members])
+        postings = Postings(tag, [c.article_id for c in found], times, tags, norms, all(tag in t for t in tags))
+        built_at = [i for i, c in enumerate(found) if c.built > 0 and c.indexed]
+        return cls(postings, built_at, [found[i].built for i in built_at])
+
+    def stale(self, start: int, end: int, indexed: int) -> list[int]:
+        """Positions in [start, end) of articles whose list was built before sequence `indexed`."""
+        lo, hi = bisect.bisect_left(self.built_at, start), bisect.bisect_left(self.built_at, end)
+        return [self.built_at[j] for j in range(lo, hi) if self.built[j] < indexed]
+
+
 def doc_of(article: Article) -> Doc:
     return Doc(article.id, frozenset(article.tag_keys), int(article.published_at.timestamp()),
                tag_key(article.section or ""))
@@ -174,6 +228,7 @@ class RelatedService:
         self._df: dict[str, int] = {}
         self._sizes: dict[int, int] = {}
         self._idf: Idf | None = None
+        self._known: _Known | None = None
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
 
@@ -219,42 +274,81 @@ class RelatedService:
         built = [c.new for c in changes if c.new is not None]
         if defer:
             quiet = self.config.bulk_quiet_s if bulk else 0
-            await self.index.add_pending({d.article_id: applied.seq for d in built}, quiet)
+            await self.index.add_pending(built, applied.seq, quiet)
             self._wake.set()
             return
-        for doc in built:
-            await self.build(doc, applied.seq)
+        if built:
+            await self.build_many([(doc, applied.seq) for doc in built])
 
     async def _unlist(self, old: Doc) -> None:
         tags = self.idf().scanned(old.tags, self.config.rules)
         _seq, pool = await self.index.pool(tags, old.published_at, self.config.per_tag_cap)
         await self.index.unlist(old.article_id, pool)
 
-    async def build(self, doc: Doc, indexed: int, known: dict[bytes, PoolState] | None = None) -> None:
-        """Compute an article's candidate list and push it into neighbours built before it was indexed.
+    async def build(self, doc: Doc, indexed: int) -> None:
+        """Compute an article's candidate list and push it into neighbours built before it was indexed."""
+        await self.build_many([(doc, indexed)])
 
-        `known`: pool states read by earlier builds of the same batch (a stale entry costs at most a
-        redundant push).
+    async def build_many(self, todo: Sequence[tuple[Doc, int]]) -> None:
+        """Build lists of (article, sequence it was indexed at), in one read of the postings they need.
+
+        Per rare tag, each article's pool is the `per_tag_cap` postings nearest in time; its list is the
+        best `candidates` of the pool by exact storage key. Articles close in time share most postings,
+        so a batch in publish-time order reads each about once.
         """
-        tags = self.idf().scanned(doc.tags, self.config.rules)
-        seq, pool = await self.index.pool(tags, doc.published_at, self.config.per_tag_cap)
-        pool.pop(doc.article_id.encode(), None)
-        if known is None:
-            states = list((await self.index.pool_state(pool)).values())
-        else:
-            known.update(await self.index.pool_state([a for a in pool if a not in known]))
-            states = [known[a] for a in pool]
-        found = [s for s in states if s.doc is not None]
-        docs = [s.doc for s in found if s.doc is not None]
-        idf, rules = self.idf(), self.config.rules
-        keyed = storage_keys(doc, docs, idf, rules)
-        stale = [bool(s.built) and (s.built or 0) < indexed for s in found]  # built before this article
-        pushes = [(d.article_id, k) for d, k, push in zip(docs, keyed, stale, strict=True) if push]
-        await self.index.store(doc.article_id, top(docs, keyed, self.config.candidates), seq, pushes,
-                               self.config.candidates)
+        idf, rules, cap = self.idf(), self.config.rules, self.config.per_tag_cap
+        scanned = [idf.scanned(doc.tags, rules) for doc, _i in todo]
+        around: dict[str, list[int]] = defaultdict(list)
+        for (doc, _i), tags in zip(todo, scanned, strict=True):
+            for tag in tags:
+                around[tag].append(doc.published_at)
+        seq, found = await self.index.postings({t: sorted(times) for t, times in around.items()}, cap)
+        known = self._known_at(seq, idf)
+        known.add(await self.index.candidates({m for members, _t in found.values() for m in members
+                                               if m not in known.found}))
+        postings = {tag: _Columns.of(tag, members, times, known) for tag, (members, times) in found.items()}
+        builds: list[Build] = []
+        storing: asyncio.Task[None] | None = None
+        try:
+            for (doc, indexed), tags in zip(todo, scanned, strict=True):
+                builds.append(self._computed(doc, indexed, [postings[t] for t in tags], known))
+                if len(builds) >= STORE_BATCH:
+                    if storing is not None:
+                        await storing
+                    storing = asyncio.create_task(self.index.store(builds, seq, self.config.candidates))
+                    builds = []
+                    await asyncio.sleep(0)  # let it send: Redis writes these while the next ones are computed
+        finally:
+            if storing is not None:
+                await storing
+        if builds:
+            await self.index.store(builds, seq, self.config.candidates)
+
+    def _computed(self, doc: Doc, indexed: int, columns: list[_Columns], known: _Known) -> Build:
+        """An article's list from its tags' postings, and pushes into neighbours built before it was indexed."""
+        cap = self.config.per_tag_cap
+        windows = [(c.postings, *nearest_span(c.postings.times, doc.published_at, cap)) for c in columns]
+        ids, keyed = pool_keys(doc, windows, known.idf, self.config.rules)
+        skip = {doc.article_id, *known.gone} if known.gone else {doc.article_id}
+        pushes: dict[str, int] = {}
+        offset = 0
+        for column, (_p, start, end) in zip(columns, windows, strict=True):
+            for i in column.stale(start, end, indexed):
+                if ids[offset + i - start] not in skip:
+                    pushes[ids[offset + i - start]] = keyed[offset + i - start]
+            offset += end - start
+        return Build(doc.article_id, best(ids, keyed, self.config.candidates, skip), list(pushes.items()))
+
+    def _known_at(self, seq: int, idf: Idf) -> _Known:
+        """Candidates read earlier at the same index sequence and weights (a bulk drain reads the same
+        articles batch after batch); a fresh cache once either changed."""
+        known = self._known
+        if known is None or known.seq != seq or known.idf is not idf or len(known.found) > KNOWN_MAX:
+            known = self._known = _Known(seq, idf)
+        return known
 
     async def build_pending(self, batch: int | None = None, unless_bulk: bool = False) -> int:
-        """Build up to `batch` queued lists in publish-time order; returns how many were taken.
+        """Build up to `batch` queued lists, the earliest published first; returns how many were taken.
 
         `unless_bulk`: none while a bulk import is running (its later batches are not indexed yet).
         """
@@ -268,13 +362,13 @@ class RelatedService:
                     await self.index.done(article_id, seq)
                 else:
                     todo.append((doc, seq))
-            known: dict[bytes, PoolState] = {}  # neighbours in time share most of their pools
-            for doc, seq in sorted(todo, key=lambda item: item[0].published_at):
-                if len(known) > KNOWN_MAX:
-                    known.clear()
-                await self.build(doc, seq, known)
+            todo.sort(key=lambda item: item[0].published_at)
+            if todo:
+                await self.build_many(todo)
             if queued:
                 self.cache.invalidate()
+            else:
+                self._known = None
             return len(queued)
 
     async def rebuild_if_empty(self, store: SqliteStore, batch: int = 1000) -> int:

@@ -96,7 +96,7 @@ def article_by_url(canonical: str) -> str:
 
 
 # Related news. Per-article keys carry the article's shard tag; the inverted index, document
-# frequencies and queues are global keys, read with pipelines (never scripts) across slots.
+# frequencies and queues are global keys, read with pipelines across slots (a script reads one of them).
 
 
 def related_tag(tag: str) -> str:
@@ -140,6 +140,12 @@ def related_pending() -> str:
     Shares a slot with related_bulk() so a builder reads both in one transaction.
     """
     return f"{PREFIX}:{{rel}}:pending"
+
+
+def related_pending_order() -> str:
+    """Sorted set article -> publish time of related_pending()'s members: the builder takes them in this
+    order, so one batch reads postings its neighbours share (no TTL; drained with it, same slot)."""
+    return f"{PREFIX}:{{rel}}:pending:at"
 
 
 def related_seq() -> str:

@@ -1,6 +1,7 @@
 """The related-news index in Redis: tag postings, document frequencies, per-article candidate lists.
 
-Scripts touch keys of one article's shard only; reads and writes that span articles go in pipelines.
+Scripts touch keys of one slot only (an article's shard, a tag, the queue); reads and writes that span
+articles go in pipelines.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import zlib
 from collections import defaultdict
 from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import redis.asyncio as aioredis
 from redis.exceptions import NoScriptError
@@ -21,6 +22,7 @@ from ..domain.related import Doc
 from . import keys
 
 SEP = "\x1f"  # never inside a tag or section key: both are whitespace-normalised
+SEP_BYTES = SEP.encode()
 
 # KEYS: a shard's docs hash. ARGV: article id, new entry ('' removes it). Returns the previous entry.
 SWAP = """
@@ -29,12 +31,14 @@ if ARGV[2] == '' then redis.call('HDEL', KEYS[1], ARGV[1]) else redis.call('HSET
 return old
 """
 
-# KEYS: candidate list, the shard's built hash, the shard's docs hash.
-# ARGV: article id, index sequence the build began at, then member, key pairs. Skips unindexed articles.
+# KEYS: candidate list, the shard's built hash, the shard's docs hash. ARGV: article id, index sequence the
+# build began at, "key member key member ..." (one argument: cheap to send). Skips unindexed articles.
 STORE = """
 if redis.call('HEXISTS', KEYS[3], ARGV[1]) == 0 then return 0 end
 redis.call('DEL', KEYS[1])
-for i = 3, #ARGV, 2 do redis.call('ZADD', KEYS[1], ARGV[i + 1], ARGV[i]) end
+local pairs = {}
+for word in string.gmatch(ARGV[3], '%S+') do pairs[#pairs + 1] = word end
+if #pairs > 0 then redis.call('ZADD', KEYS[1], unpack(pairs)) end
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
 return 1
 """
@@ -53,11 +57,65 @@ redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -(cap + 1))
 return 1
 """
 
-# KEYS: the pending set. ARGV: article id, sequence its build began at. Keeps articles re-indexed since.
+# KEYS: the pending set, its publish-time order. ARGV: article id, sequence its build began at.
+# Keeps articles re-indexed since.
 DONE = """
 local s = redis.call('ZSCORE', KEYS[1], ARGV[1])
-if s and tonumber(s) <= tonumber(ARGV[2]) then return redis.call('ZREM', KEYS[1], ARGV[1]) end
+if s and tonumber(s) <= tonumber(ARGV[2]) then
+  redis.call('ZREM', KEYS[2], ARGV[1])
+  return redis.call('ZREM', KEYS[1], ARGV[1])
+end
 return 0
+"""
+
+# KEYS: the pending set, its publish-time order, the bulk marker. ARGV: count, '1' for none during a bulk
+# import. Returns id, sequence pairs of the earliest published (then of any queued without a publish time,
+# from before the order existed); drops order entries nothing is pending for.
+PENDING = """
+if ARGV[2] == '1' and redis.call('EXISTS', KEYS[3]) == 1 then return {} end
+local ids = redis.call('ZRANGE', KEYS[2], 0, tonumber(ARGV[1]) - 1)
+if #ids == 0 then return redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1, 'WITHSCORES') end
+local out = {}
+for i = 1, #ids, 1000 do
+  local chunk = {unpack(ids, i, math.min(i + 999, #ids))}
+  local seqs = redis.call('ZMSCORE', KEYS[1], unpack(chunk))
+  for j = 1, #chunk do
+    if seqs[j] then
+      out[#out + 1] = chunk[j]
+      out[#out + 1] = seqs[j]
+    else
+      redis.call('ZREM', KEYS[2], chunk[j])
+    end
+  end
+end
+return out
+"""
+
+# KEYS: a tag's postings. ARGV: k, then publish times in ascending order. Returns member, time pairs of
+# the union of the k entries on either side of each time (enough for its k nearest), in order.
+NEAR = """
+local k = tonumber(ARGV[1])
+local n = redis.call('ZCARD', KEYS[1])
+local out = {}
+local first, last = nil, nil
+local function take()
+  if first then
+    local r = redis.call('ZRANGE', KEYS[1], first, last, 'WITHSCORES')
+    for i = 1, #r do out[#out + 1] = r[i] end
+  end
+end
+for i = 2, #ARGV do
+  local pos = redis.call('ZCOUNT', KEYS[1], '-inf', ARGV[i])
+  local lo, hi = math.max(pos - k, 0), math.min(pos + k, n) - 1
+  if first and lo <= last + 1 then
+    if hi > last then last = hi end
+  else
+    take()
+    first, last = lo, hi
+  end
+end
+take()
+return out
 """
 
 # field names as bytes: redis-py passes bytes through without encoding them again
@@ -114,6 +172,27 @@ class PoolState:
     built: int | None
 
 
+Posted = tuple[list[bytes], list[int]]  # a tag's postings as read: members, publish times
+
+
+class Candidate(NamedTuple):
+    """What a list build needs of an article found in the postings."""
+
+    article_id: str
+    tags: tuple[str, ...]  # tag keys; () when it is no longer indexed
+    indexed: bool
+    built: int  # the sequence its list was built at; 0 when queued or never built
+
+
+@dataclass(frozen=True)
+class Build:
+    """A computed candidate list and the pushes into other lists it causes."""
+
+    article_id: str
+    items: list[tuple[str, int]]
+    pushes: list[tuple[str, int]]
+
+
 @dataclass
 class QueryRead:
     """The one-round-trip read of a query article, its list and the metadata of hinted candidates."""
@@ -130,7 +209,7 @@ def _sha(script: str) -> str:
     return hashlib.sha1(script.encode()).hexdigest()
 
 
-SCRIPTS = {_sha(script): script for script in (SWAP, STORE, PUSH, DONE)}
+SCRIPTS = {_sha(script): script for script in (SWAP, STORE, PUSH, DONE, PENDING, NEAR)}
 
 
 def _pairs(reply: list[Any]) -> list[tuple[bytes, int]]:
@@ -172,11 +251,47 @@ def _meta(article_id: str, values: Sequence[Any], totals: Sequence[Any] | None =
                 _text(status), _text(section or b""), popularity)
 
 
+@dataclass
+class _Writes:
+    """The index writes of a batch of changes, grouped by key."""
+
+    untagged: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    unsectioned: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    gone: list[str] = field(default_factory=list)
+    tagged: dict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(dict))
+    df: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    capped: dict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(dict))  # recent, sections
+    unbuilt: dict[int, dict[str, int]] = field(default_factory=lambda: defaultdict(dict))
+
+    def add(self, change: Change, queued: bool) -> None:
+        a, old, new = change.article_id, change.old, change.new
+        old_tags = old.tags if old else frozenset()
+        new_tags = new.tags if new else frozenset()
+        for tag in old_tags - new_tags:
+            self.untagged[tag].append(a)
+            self.df[tag] -= 1
+        if old and old.section and (new is None or new.section != old.section):
+            self.unsectioned[old.section].append(a)
+        if new is None:
+            self.gone.append(a)
+            return
+        for tag in new_tags:
+            self.tagged[tag][a] = new.published_at
+        for tag in new_tags - old_tags:
+            self.df[tag] += 1
+        self.capped[keys.related_recent()][a] = new.published_at
+        if new.section:
+            self.capped[keys.related_section(new.section)][a] = new.published_at
+        if queued:
+            self.unbuilt[keys.shard_of(a)][a] = 0
+
+
 class RelatedIndex:
     """Reads and writes of the related index; the caller supplies ids, clocks and scores."""
 
     def __init__(self, redis: aioredis.Redis) -> None:
         self.redis = redis
+        self._tags: dict[bytes, str] = {}  # tag keys as read, decoded once: candidates share them
 
     async def _scripted(self, queue: Callable[[Any], None]) -> list[Any]:
         """Run a pipeline of EVALSHAs (and other commands), loading the scripts once if Redis lacks them.
@@ -207,16 +322,36 @@ class RelatedIndex:
         return [decode_doc(a, raw) if raw is not None else None for (a, _d), raw in zip(entries, replies, strict=True)]
 
     async def apply(self, changes: Sequence[Change], recent_cap: int, queued: bool) -> Applied:
-        """Write postings, frequencies and fallback sets for changed articles; bumps the sequence.
+        """Write postings, frequencies and fallback sets for changed articles (each at most once); bumps
+        the sequence. One command per key touched, not per article: a bulk batch is a few thousand.
 
         `queued`: their lists will be built later, so mark them unbuilt (nobody pushes into them).
         """
+        w = _Writes()
+        for change in changes:
+            w.add(change, queued)
         async with self.redis.pipeline(transaction=False) as pipe:
-            marks: list[tuple[int, str]] = []
-            for change in changes:
-                self._queue(pipe, change, recent_cap, marks)
-                if queued and change.new is not None:
-                    pipe.hset(keys.related_built(keys.shard_of(change.article_id)), change.article_id, 0)
+            for tag, ids in sorted(w.untagged.items()):
+                pipe.zrem(keys.related_tag(tag), *ids)
+            for section, ids in sorted(w.unsectioned.items()):
+                pipe.zrem(keys.related_section(section), *ids)
+            for a in w.gone:
+                pipe.zrem(keys.related_recent(), a)
+                pipe.delete(keys.related_candidates(a))
+                pipe.hdel(keys.related_built(keys.shard_of(a)), a)
+                pipe.zrem(keys.related_pending(), a)
+                pipe.zrem(keys.related_pending_order(), a)
+            for tag, posted in sorted(w.tagged.items()):
+                pipe.zadd(keys.related_tag(tag), posted)
+            marks = []
+            for tag, delta in sorted(w.df.items()):
+                marks.append((len(pipe), tag))
+                pipe.hincrby(keys.related_df(), tag, delta)
+            for key, posted in sorted(w.capped.items()):
+                pipe.zadd(key, posted)
+                pipe.zremrangebyrank(key, 0, -(recent_cap + 1))
+            for shard, unbuilt in sorted(w.unbuilt.items()):
+                pipe.hset(keys.related_built(shard), mapping=unbuilt)  # type: ignore[arg-type]
             shards = sorted({keys.shard_of(c.article_id) for c in changes})
             for shard in shards:
                 pipe.hlen(keys.related_docs(shard))
@@ -225,33 +360,6 @@ class RelatedIndex:
         sizes = replies[-1 - len(shards) : -1]
         return Applied({tag: int(replies[i]) for i, tag in marks}, dict(zip(shards, sizes, strict=True)),
                        int(replies[-1]))
-
-    @staticmethod
-    def _queue(pipe: Any, change: Change, cap: int, marks: list[tuple[int, str]]) -> None:
-        a, old, new = change.article_id, change.old, change.new
-        old_tags = old.tags if old else frozenset()
-        new_tags = new.tags if new else frozenset()
-        for tag in sorted(old_tags - new_tags):
-            pipe.zrem(keys.related_tag(tag), a)
-            marks.append((len(pipe), tag))
-            pipe.hincrby(keys.related_df(), tag, -1)
-        if old and old.section and (new is None or new.section != old.section):
-            pipe.zrem(keys.related_section(old.section), a)
-        if new is None:
-            pipe.zrem(keys.related_recent(), a)
-            pipe.delete(keys.related_candidates(a))
-            pipe.hdel(keys.related_built(keys.shard_of(a)), a)
-            pipe.zrem(keys.related_pending(), a)
-            return
-        for tag in sorted(new_tags):
-            pipe.zadd(keys.related_tag(tag), {a: new.published_at})
-        for tag in sorted(new_tags - old_tags):
-            marks.append((len(pipe), tag))
-            pipe.hincrby(keys.related_df(), tag, 1)
-        capped = [keys.related_recent()] + ([keys.related_section(new.section)] if new.section else [])
-        for key in capped:
-            pipe.zadd(key, {a: new.published_at})
-            pipe.zremrangebyrank(key, 0, -(cap + 1))
 
     async def unlist(self, article_id: str, owners: Iterable[bytes]) -> None:
         """Remove an article from other articles' candidate lists."""
@@ -295,24 +403,64 @@ class RelatedIndex:
                 out[a] = PoolState(doc, int(built) if built is not None else None)
         return out
 
-    async def store(self, article_id: str, items: Sequence[tuple[str, int]], seq: int,
-                    pushes: Sequence[tuple[str, int]], cap: int) -> list[str]:
-        """Write an article's list, push it into others' lists; returns the owners whose list took it."""
-        shard = keys.shard_of(article_id)
-        flat: list[str | int] = [article_id, seq]
-        for member, key in items:
-            flat += [member, key]
+    async def postings(self, around: Mapping[str, Sequence[int]], k: int) -> tuple[int, dict[str, Posted]]:
+        """(index sequence, tag -> (members, publish times) ascending): per tag, for each of its times
+        (ascending) the k postings on either side, which hold its k nearest; one round trip."""
+        tags = sorted(around)
 
         def queue(pipe: Any) -> None:
-            pipe.evalsha(_sha(STORE), 3, keys.related_candidates(article_id), keys.related_built(shard),
-                         keys.related_docs(shard), *flat)
-            for owner, key in pushes:
-                pipe.evalsha(_sha(PUSH), 2, keys.related_candidates(owner), keys.related_built(keys.shard_of(owner)),
-                             owner, article_id, key, cap)
-            pipe.evalsha(_sha(DONE), 1, keys.related_pending(), article_id, seq)
+            pipe.get(keys.related_seq())  # read before the postings: the build has seen everything up to it
+            for tag in tags:
+                pipe.evalsha(_sha(NEAR), 1, keys.related_tag(tag), k, *around[tag])
 
         replies = await self._scripted(queue)
-        return [owner for (owner, _k), took in zip(pushes, replies[1:-1], strict=True) if took]
+        found = {tag: (r[0::2], list(map(int, r[1::2]))) for tag, r in zip(tags, replies[1:], strict=True)}
+        return int(replies[0] or 0), found
+
+    async def candidates(self, members: Iterable[bytes]) -> dict[bytes, Candidate]:
+        """Tag keys and build sequence of articles found in the postings, in one round trip."""
+        by_shard: dict[int, list[bytes]] = defaultdict(list)
+        for a in members:
+            by_shard[zlib.crc32(a) % keys.SHARDS].append(a)  # keys.shard_of, on bytes
+        groups = [(shard, ids[i : i + 500]) for shard, ids in by_shard.items() for i in range(0, len(ids), 500)]
+        if not groups:
+            return {}
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for shard, ids in groups:
+                pipe.hmget(keys.related_docs(shard), ids)
+                pipe.hmget(keys.related_built(shard), ids)
+            replies = await pipe.execute()
+        tag = self._tag
+        out: dict[bytes, Candidate] = {}
+        for n, (_shard, ids) in enumerate(groups):
+            for a, raw, built in zip(ids, replies[2 * n], replies[2 * n + 1], strict=True):
+                tags = tuple(map(tag, raw.split(SEP_BYTES)[2:])) if raw is not None else ()
+                out[a] = Candidate(a.decode(), tags, raw is not None, int(built or 0))
+        return out
+
+    def _tag(self, raw: bytes) -> str:
+        found = self._tags.get(raw)
+        if found is None:
+            if len(self._tags) > 200_000:
+                self._tags.clear()
+            found = self._tags[raw] = raw.decode()
+        return found
+
+    async def store(self, builds: Sequence[Build], seq: int, cap: int) -> None:
+        """Write lists, push their articles into others' lists and take them off the queue."""
+
+        def queue(pipe: Any) -> None:
+            for b in builds:
+                shard = keys.shard_of(b.article_id)
+                listed = " ".join([f"{key} {member}" for member, key in b.items])  # ids hold no spaces
+                pipe.evalsha(_sha(STORE), 3, keys.related_candidates(b.article_id), keys.related_built(shard),
+                             keys.related_docs(shard), b.article_id, seq, listed)
+                for owner, key in b.pushes:
+                    pipe.evalsha(_sha(PUSH), 2, keys.related_candidates(owner),
+                                 keys.related_built(keys.shard_of(owner)), owner, b.article_id, key, cap)
+                pipe.evalsha(_sha(DONE), 2, keys.related_pending(), keys.related_pending_order(), b.article_id, seq)
+
+        await self._scripted(queue)
 
     async def read(self, article_id: str, hinted: Sequence[str], known: Container[str] = ()) -> QueryRead:
         """One round trip: the query's hash and index state, its list, and hinted candidates' metadata
@@ -385,30 +533,32 @@ class RelatedIndex:
             sizes = await pipe.execute()
         return df, {shard: int(n) for shard, n in enumerate(sizes)}
 
-    async def add_pending(self, items: Mapping[str, int], bulk_ttl_s: int) -> None:
-        """Queue list builds and tell builders a bulk import is under way (atomically: one slot)."""
+    async def add_pending(self, docs: Sequence[Doc], seq: int, bulk_ttl_s: int) -> None:
+        """Queue list builds (indexed at `seq`) and tell builders a bulk import is under way (atomically:
+        one slot)."""
         async with self.redis.pipeline(transaction=True) as pipe:
-            if items:
-                pipe.zadd(keys.related_pending(), dict(items))
+            if docs:
+                pipe.zadd(keys.related_pending(), {d.article_id: seq for d in docs})
+                pipe.zadd(keys.related_pending_order(), {d.article_id: d.published_at for d in docs})
             if bulk_ttl_s > 0:
                 pipe.set(keys.related_bulk(), "1", ex=bulk_ttl_s)
             await pipe.execute()
 
     async def pending(self, batch: int, unless_bulk: bool = False) -> list[tuple[str, int]]:
-        """The oldest queued builds: (article id, index sequence); none while a bulk import runs if asked."""
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.exists(keys.related_bulk())
-            pipe.zrange(keys.related_pending(), 0, batch - 1, withscores=True)
-            bulk, found = await pipe.execute()
-        if unless_bulk and bulk:
-            return []
-        return [(_text(member), int(score)) for member, score in found]
+        """The earliest published queued builds: (article id, index sequence); none while a bulk import
+        runs if asked. Consecutive builds read overlapping postings."""
+        reply = await self._scripted(lambda pipe: pipe.evalsha(
+            _sha(PENDING), 3, keys.related_pending(), keys.related_pending_order(), keys.related_bulk(), batch,
+            "1" if unless_bulk else "0"))
+        found = reply[0]
+        return [(_text(member), int(score)) for member, score in zip(found[0::2], found[1::2], strict=True)]
 
     async def pending_count(self) -> int:
         return int(await self.redis.zcard(keys.related_pending()))
 
     async def done(self, article_id: str, seq: int) -> None:
-        await self._scripted(lambda pipe: pipe.evalsha(_sha(DONE), 1, keys.related_pending(), article_id, seq))
+        await self._scripted(lambda pipe: pipe.evalsha(_sha(DONE), 2, keys.related_pending(),
+                                                       keys.related_pending_order(), article_id, seq))
 
     async def ready(self) -> bool:
         return bool(await self.redis.exists(keys.related_ready()))

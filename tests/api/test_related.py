@@ -26,6 +26,7 @@ from service.app import create_app
 from service.config import Settings
 from service.demo import load_demo
 from service.domain.articles import tag_key
+from service.storage import keys
 from tests.conftest import ADMIN, AUTH, BROWSER_UA, article_body
 
 DAY = 86_400
@@ -197,6 +198,26 @@ async def test_bulk_import_queues_builds_and_the_builder_drains_them(settings: S
         await asyncio.sleep(0.05)  # polling the builder's queue
     assert await service.index.pending_count() == 0
     assert ids(await related(client, "b8", limit=3)) == ["b3", "b13", "b18"]
+
+
+async def test_builder_takes_the_earliest_published_first_and_older_queue_entries(
+        settings: Settings, aiohttp_client: Any, redis_sync: redis.Redis) -> None:
+    client = await aiohttp_client(create_app(settings.model_copy(update={"related_bulk_quiet_s": 60}), flusher=False))
+    service = client.app[K.RELATED]
+    articles = [
+        {"id": f"o{i}", "url": f"https://t4k3.news/o{i}", "title": f"O {i}", "tags": ["Dam", f"Gate {i % 3}"],
+         "published_at": ago(days=(i * 7) % 30 + 1)}
+        for i in range(30)
+    ]
+    resp = await client.post("/v1/articles/bulk", json={"articles": articles}, headers=AUTH)
+    assert (await resp.json())["accepted"] == 30
+    by_age = sorted(articles, key=lambda a: a["published_at"])
+    assert [a for a, _s in await service.index.pending(5)] == [a["id"] for a in by_age[:5]]
+    redis_sync.delete(keys.related_pending_order())  # as queued before the order existed
+    assert await service.build_pending(100) == 30
+    assert await service.index.pending_count() == 0
+    assert redis_sync.zcard(keys.related_candidates("o3")) == 29  # every other dam story
+    assert (await related(client, "o3", limit=2))[0]["reason"] == "tags"
 
 
 async def test_lost_redis_index_is_rebuilt_from_sqlite(settings: Settings, aiohttp_client: Any,

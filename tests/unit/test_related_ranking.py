@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import random
 
 import pytest
 
@@ -13,15 +14,22 @@ from service.domain.related import (
     Doc,
     Idf,
     Pick,
+    Postings,
     Rules,
+    best,
     fallback,
+    nearest_span,
+    pool_keys,
     qualifies,
     rank,
     recency,
     shortlist,
     similarity,
     storage_key,
+    storage_keys,
+    top,
 )
+from service.storage.related_index import _nearest
 
 NOW = 1_800_000_000
 RULES = Rules()
@@ -184,3 +192,68 @@ def test_storage_keys_put_qualified_candidates_first() -> None:
     assert storage_key(query, older, idf, RULES) == round((0.5 * 1.5 + QUALIFIED_BONUS) * KEY_SCALE)
     listed = shortlist(query, [faint, weak, strong, query], idf, RULES, 2)
     assert [a for a, _k in listed] == ["strong", "weak"]
+
+
+# ---- bulk list builds agree with the reference ---------------------------------------------------
+
+
+def test_nearest_span_matches_the_index_reads() -> None:
+    rng = random.Random(5)
+    for _ in range(400):
+        times = sorted(rng.choice([rng.randrange(50), rng.randrange(5000)]) for _ in range(rng.randrange(0, 40)))
+        entries = [(f"m{i:03d}".encode(), t) for i, t in enumerate(times)]  # ids ascend with time, as in Redis
+        around, k = rng.randrange(-10, 5100), rng.randrange(1, 12)
+        before = [e for e in reversed(entries) if e[1] <= around][:k]
+        after = [e for e in entries if e[1] > around][:k]
+        start, end = nearest_span(times, around, k)
+        assert set(entries[start:end]) == set(_nearest(before, after, around, k))
+
+
+def test_nearest_span_in_stretches_read_around_several_times() -> None:
+    """The index reads, per tag, the k postings on either side of each query's time: far apart
+    queries give stretches with gaps between them, and each query's window lies in its stretch."""
+    rng = random.Random(6)
+    for _ in range(300):
+        times = sorted(rng.randrange(3000) for _ in range(rng.randrange(1, 120)))
+        k = rng.randrange(1, 10)
+        queries = sorted(rng.randrange(-5, 3005) for _ in range(rng.randrange(1, 5)))
+        ranks: set[int] = set()
+        for at in queries:
+            pos = sum(t <= at for t in times)
+            ranks.update(range(max(pos - k, 0), min(pos + k, len(times))))
+        read = [i for i in range(len(times)) if i in ranks]  # positions in the full list
+        for at in queries:
+            start, end = nearest_span([times[i] for i in read], at, k)
+            assert [read[i] for i in range(start, end)] == list(range(*nearest_span(times, at, k)))
+
+
+@pytest.mark.parametrize("gated", [False, True])
+def test_pool_keys_and_best_equal_storage_keys_and_top(gated: bool) -> None:
+    rng = random.Random(11 + gated)
+    vocabulary = [f"t{i}" for i in range(30)]
+    arts = [doc(f"a{i:03d}", *rng.sample(vocabulary, rng.randint(1, 5)), at=NOW - rng.randrange(0, 60) * DAY_S)
+            for i in range(300)]
+    arts.append(doc("bare", at=NOW))  # tagless (retagged since the postings were read)
+    df = {t: sum(t in a.tags for a in arts) for t in vocabulary}
+    idf = Idf(df, 3000 if gated else 300)
+    rules = Rules(gate_max_df=0.01, gate_min_catalog=1000)
+    assert idf.gated(rules) == gated
+    by_id = {a.article_id: a for a in arts}
+    for query in rng.sample(arts[:-1], 40):
+        windows = []
+        for n, tag in enumerate(sorted(query.tags)):
+            posted = sorted((a for a in arts if tag in a.tags or (n == 0 and a.article_id == "bare")),
+                            key=lambda a: (a.published_at, a.article_id))
+            p = Postings(tag, [a.article_id for a in posted], [a.published_at for a in posted],
+                         [tuple(a.tags) for a in posted], [idf.norm(a.tags) or 1.0 for a in posted],
+                         all(tag in a.tags for a in posted))
+            start = rng.randrange(len(posted))
+            windows.append((p, start, rng.randint(start, len(posted))))
+        ids, keys = pool_keys(query, windows, idf, rules)
+        pool = [by_id[a] for a in dict.fromkeys(ids)]
+        assert dict(zip(ids, keys, strict=True)) == dict(zip([d.article_id for d in pool],
+                                                              storage_keys(query, pool, idf, rules), strict=True))
+        others = [d for d in pool if d.article_id not in (query.article_id, "a007")]
+        for size in (1, 5, 50):
+            assert best(ids, keys, size, {query.article_id, "a007"}) == top(others, storage_keys(
+                query, others, idf, rules), size)

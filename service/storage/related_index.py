@@ -10,9 +10,10 @@ import hashlib
 import json
 import zlib
 from collections import defaultdict
-from collections.abc import Callable, Container, Iterable, Mapping, Sequence
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from functools import partial
+from typing import Any, NamedTuple, TypeVar
 
 import redis.asyncio as aioredis
 from redis.exceptions import NoScriptError
@@ -23,6 +24,9 @@ from . import keys
 
 SEP = "\x1f"  # never inside a tag or section key: both are whitespace-normalised
 SEP_BYTES = SEP.encode()
+PIPELINE_WORK = 20_000  # ids (or query times) a bulk-build pipeline carries: Redis answers it well within
+# the client's socket timeout even at a million articles, and other clients get a turn in between
+T = TypeVar("T")
 
 # KEYS: a shard's docs hash. ARGV: article id, new entry ('' removes it). Returns the previous entry.
 SWAP = """
@@ -236,6 +240,27 @@ def _nearest(before: list[tuple[bytes, int]], after: list[tuple[bytes, int]], ar
     return out
 
 
+def _bounded(items: Sequence[T], size: Callable[[T], int], limit: int = PIPELINE_WORK) -> Iterator[list[T]]:
+    """Consecutive runs of items whose sizes add up to about `limit` (each holds at least one item)."""
+    run: list[T] = []
+    total = 0
+    for item in items:
+        if run and total + size(item) > limit:
+            yield run
+            run, total = [], 0
+        run.append(item)
+        total += size(item)
+    if run:
+        yield run
+
+
+def _queue_near(tags: list[str], around: Mapping[str, Sequence[int]], k: int, with_seq: bool, pipe: Any) -> None:
+    if with_seq:  # read before the postings: the build has seen everything up to it
+        pipe.get(keys.related_seq())
+    for tag in tags:
+        pipe.evalsha(_sha(NEAR), 1, keys.related_tag(tag), k, *around[tag])
+
+
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
@@ -405,37 +430,36 @@ class RelatedIndex:
 
     async def postings(self, around: Mapping[str, Sequence[int]], k: int) -> tuple[int, dict[str, Posted]]:
         """(index sequence, tag -> (members, publish times) ascending): per tag, for each of its times
-        (ascending) the k postings on either side, which hold its k nearest; one round trip."""
-        tags = sorted(around)
-
-        def queue(pipe: Any) -> None:
-            pipe.get(keys.related_seq())  # read before the postings: the build has seen everything up to it
-            for tag in tags:
-                pipe.evalsha(_sha(NEAR), 1, keys.related_tag(tag), k, *around[tag])
-
-        replies = await self._scripted(queue)
-        found = {tag: (r[0::2], list(map(int, r[1::2]))) for tag, r in zip(tags, replies[1:], strict=True)}
-        return int(replies[0] or 0), found
+        (ascending) the k postings on either side, which hold its k nearest. Bounded pipelines."""
+        seq: int | None = None
+        found: dict[str, Posted] = {}
+        for tags in _bounded(sorted(around), lambda tag: len(around[tag])):
+            replies = await self._scripted(partial(_queue_near, tags, around, k, seq is None))
+            if seq is None:
+                seq, replies = int(replies[0] or 0), replies[1:]
+            found.update({tag: (r[0::2], list(map(int, r[1::2]))) for tag, r in zip(tags, replies, strict=True)})
+        if seq is None:
+            seq = int(await self.redis.get(keys.related_seq()) or 0)
+        return seq, found
 
     async def candidates(self, members: Iterable[bytes]) -> dict[bytes, Candidate]:
-        """Tag keys and build sequence of articles found in the postings, in one round trip."""
+        """Tag keys and build sequence of articles found in the postings (bounded pipelines)."""
         by_shard: dict[int, list[bytes]] = defaultdict(list)
         for a in members:
             by_shard[zlib.crc32(a) % keys.SHARDS].append(a)  # keys.shard_of, on bytes
         groups = [(shard, ids[i : i + 500]) for shard, ids in by_shard.items() for i in range(0, len(ids), 500)]
-        if not groups:
-            return {}
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for shard, ids in groups:
-                pipe.hmget(keys.related_docs(shard), ids)
-                pipe.hmget(keys.related_built(shard), ids)
-            replies = await pipe.execute()
         tag = self._tag
         out: dict[bytes, Candidate] = {}
-        for n, (_shard, ids) in enumerate(groups):
-            for a, raw, built in zip(ids, replies[2 * n], replies[2 * n + 1], strict=True):
-                tags = tuple(map(tag, raw.split(SEP_BYTES)[2:])) if raw is not None else ()
-                out[a] = Candidate(a.decode(), tags, raw is not None, int(built or 0))
+        for part in _bounded(groups, lambda group: len(group[1])):
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for shard, ids in part:
+                    pipe.hmget(keys.related_docs(shard), ids)
+                    pipe.hmget(keys.related_built(shard), ids)
+                replies = await pipe.execute()
+            for n, (_shard, ids) in enumerate(part):
+                for a, raw, built in zip(ids, replies[2 * n], replies[2 * n + 1], strict=True):
+                    tags = tuple(map(tag, raw.split(SEP_BYTES)[2:])) if raw is not None else ()
+                    out[a] = Candidate(a.decode(), tags, raw is not None, int(built or 0))
         return out
 
     def _tag(self, raw: bytes) -> str:

@@ -51,38 +51,52 @@ class Catalog:
         """Validate a JSON object as an article body."""
         return ArticleIn.model_validate(raw, context={"host_allowed": self.host_allowed})
 
-    async def put(
-        self, article_id: str, data: ArticleIn, *, batch: list[Article] | None = None
-    ) -> tuple[bool, Article]:
+    async def put(self, article_id: str, data: ArticleIn) -> tuple[bool, Article]:
         """Create or replace; returns (created, stored article)."""
         check_article_id(article_id)
         article = Article.from_input(article_id, data, self.clock())
-        self._unknown.pop(article_id, None)
-        created, codes = await self.store.save_article(article, {n: new_code() for n in NETWORKS})
-        totals = await self.store.totals([article_id])
-        await self.index.put([(article, codes, totals[article_id])])
-        await self._notify(article, batch)
+        (created,) = await self._save([article])
+        await self._notify(article)
         return created, article
 
     async def bulk(self, items: list[Any]) -> list[dict[str, Any]]:
-        """Per-item results; a bad item does not sink the good ones."""
-        results: list[dict[str, Any]] = []
-        batch: list[Article] = []
+        """Per-item results; a bad item does not sink the good ones. The good ones are written together."""
+        results: list[dict[str, Any] | None] = []
+        valid: list[tuple[int, Article]] = []
+        now = self.clock()
         for i, raw in enumerate(items):
             article_id = raw.get("id") if isinstance(raw, dict) else None
             try:
                 if not isinstance(article_id, str):
                     raise InvalidInput("each article needs a string 'id'")
+                check_article_id(article_id)
                 body = {k: v for k, v in raw.items() if k != "id"}
-                created, _a = await self.put(article_id, self.parse(body), batch=batch)
-                results.append({"index": i, "id": article_id, "status": 201 if created else 200})
+                valid.append((i, Article.from_input(article_id, self.parse(body), now)))
+                results.append(None)
             except ValidationError as exc:
                 results.append(_failed(i, article_id, "validation_error", "invalid article", _errors(exc)))
             except InvalidInput as exc:
                 results.append(_failed(i, article_id, exc.code, exc.message, exc.details))
+        articles = [article for _i, article in valid]
+        for (i, article), created in zip(valid, await self._save(articles), strict=True):
+            results[i] = {"index": i, "id": article.id, "status": 201 if created else 200}
+        batch: list[Article] = []
+        for article in articles:
+            await self._notify(article, batch)
         for bulk_listener in self.bulk_listeners:
             await bulk_listener(batch)
-        return results
+        return [r for r in results if r is not None]
+
+    async def _save(self, articles: list[Article]) -> list[bool]:
+        """Write articles to SQLite then index them in Redis; whether each was created."""
+        if not articles:
+            return []
+        for article in articles:
+            self._unknown.pop(article.id, None)
+        saved = await self.store.save_articles([(a, {n: new_code() for n in NETWORKS}) for a in articles])
+        totals = await self.store.totals({a.id for a in articles})
+        await self.index.put([(a, codes, totals[a.id]) for a, (_c, codes) in zip(articles, saved, strict=True)])
+        return [created for created, _codes in saved]
 
     async def get(self, article_id: str) -> Article:
         check_article_id(article_id)

@@ -41,24 +41,42 @@ class SqliteStore:
 
     async def save_article(self, article: Article, codes: dict[str, str]) -> tuple[bool, dict[str, str]]:
         """Insert or replace; keep existing share codes. Returns (created, codes by network)."""
+        return (await self.save_articles([(article, codes)]))[0]
+
+    async def save_articles(
+        self, items: list[tuple[Article, dict[str, str]]]
+    ) -> list[tuple[bool, dict[str, str]]]:
+        """save_article for a batch in one transaction; an id repeated in the batch is created once."""
+        ids = [article.id for article, _codes in items]
         await self.db.execute("BEGIN IMMEDIATE")
         try:
-            async with self.db.execute("SELECT 1 FROM articles WHERE id = ?", (article.id,)) as cur:
-                created = await cur.fetchone() is None
-            await self.db.execute(
+            existing = await self._existing(ids)
+            await self.db.executemany(
                 f"INSERT OR REPLACE INTO articles ({_ARTICLE_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                self._row(article),
+                [self._row(article) for article, _codes in items],
             )
             await self.db.executemany(
                 "INSERT OR IGNORE INTO share_codes (code, article_id, network) VALUES (?,?,?)",
-                [(code, article.id, network) for network, code in codes.items()],
+                [(code, article.id, network) for article, codes in items for network, code in codes.items()],
             )
-            stored = await self._codes(article.id)
+            stored = await self.all_codes(set(ids))
             await self.db.commit()
         except BaseException:
             await self.db.rollback()
             raise
-        return created, stored
+        results = []
+        for article_id in ids:
+            results.append((article_id not in existing, stored[article_id]))
+            existing.add(article_id)
+        return results
+
+    async def _existing(self, ids: list[str]) -> set[str]:
+        found: set[str] = set()
+        for chunk in _chunks(ids, 500):
+            marks = ",".join("?" * len(chunk))
+            async with self.db.execute(f"SELECT id FROM articles WHERE id IN ({marks})", chunk) as cur:
+                found.update([row[0] async for row in cur])
+        return found
 
     @staticmethod
     def _row(a: Article) -> tuple[Any, ...]:

@@ -162,6 +162,20 @@ async def test_bulk_of_a_thousand_articles(client: Any) -> None:
     assert (await (await client.get("/v1/articles/k999", headers=AUTH)).json())["tags"] == ["tag 49"]
 
 
+async def test_bulk_repeating_an_id_creates_once_and_keeps_the_last(client: Any) -> None:
+    items = [dict(article_body(title="First"), id="rep"), dict(article_body(title="Second"), id="rep")]
+    resp = await client.post("/v1/articles/bulk", json={"articles": items}, headers=AUTH)
+    assert [r["status"] for r in (await resp.json())["results"]] == [201, 200]
+    assert (await (await client.get("/v1/articles/rep", headers=AUTH)).json())["title"] == "Second"
+    share = await (await client.post("/v1/articles/rep/shares", json={"network": "x"})).json()
+    again = await client.post("/v1/articles/bulk", json={"articles": items[:1]}, headers=AUTH)
+    assert [r["status"] for r in (await again.json())["results"]] == [200]
+    resp = await client.get(f"/s/{share['code']}", headers=PERSON, allow_redirects=False)
+    assert resp.status == 302, await resp.text()
+    assert (await client.post("/v1/articles/rep/shares", json={"network": "x"})).status == 201
+    assert (await (await client.post("/v1/articles/rep/shares", json={"network": "x"})).json())["code"] == share["code"]
+
+
 async def test_bulk_over_limit_is_422(client: Any) -> None:
     items = [dict(article_body(), id=f"o{i}") for i in range(1001)]
     await _error(await client.post("/v1/articles/bulk", json={"articles": items}, headers=AUTH), 422)

@@ -10,13 +10,18 @@ from __future__ import annotations
 # Returns per event: status (ok, duplicate, unknown, gone), url, the asked field, title.
 INGEST = """
 local out = {}
+local infos, touched = {}, {}  -- per batch: article reads, and keys whose TTL or marker is already set
 for i = 2, #ARGV do
   local f = {}
   for part in string.gmatch(ARGV[i] .. '\\31', '([^\\31]*)\\31') do f[#f + 1] = part end
   local art, tot, ev, uv, hot = KEYS[tonumber(f[1])], KEYS[tonumber(f[2])], KEYS[tonumber(f[3])],
     KEYS[tonumber(f[4])], KEYS[tonumber(f[5])]
   local id, metric, network, hour, ttl, visitor, day = f[6], f[7], f[8], f[9], f[10], f[11], f[12]
-  local info = redis.call('HMGET', art, 'status', 'url', f[13], 'title')
+  local info = infos[f[1] .. '\\31' .. f[13]]
+  if not info then
+    info = redis.call('HMGET', art, 'status', 'url', f[13], 'title')
+    infos[f[1] .. '\\31' .. f[13]] = info
+  end
   local status = 'ok'
   if not info[1] then
     status = 'unknown'
@@ -29,12 +34,18 @@ for i = 2, #ARGV do
     redis.call('HINCRBY', tot, metric .. '\\t' .. network, 1)
     if f[14] == '1' then
       redis.call('ZINCRBY', hot, 1, id)
-      redis.call('EXPIRE', hot, ARGV[1])
+      if not touched[hot] then
+        redis.call('EXPIRE', hot, ARGV[1])
+        touched[hot] = true
+      end
     end
     if visitor ~= '' then
       redis.call('PFADD', uv, visitor)
-      redis.call('EXPIRE', uv, 259200)
-      redis.call('HSET', KEYS[1], 'u\\t' .. id .. '\\t' .. day, '1')
+      if not touched[uv] then
+        redis.call('EXPIRE', uv, 259200)
+        redis.call('HSET', KEYS[1], 'u\\t' .. id .. '\\t' .. day, '1')
+        touched[uv] = true
+      end
     end
   end
   out[#out + 1] = status

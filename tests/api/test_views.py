@@ -16,6 +16,7 @@ from aiohttp.test_utils import TestClient
 from service import appkeys as K
 from service.app import create_app
 from service.config import Settings
+from service.storage import keys
 from tests.conftest import BROWSER_UA, put_article
 
 PERSON = {"User-Agent": BROWSER_UA}
@@ -228,3 +229,32 @@ async def test_no_raw_ip_or_user_agent_stored_anywhere(
     for record in service_logs:
         text = f"{record.getMessage()} {record.__dict__}"
         assert all(secret not in text for secret in secrets), text
+
+
+async def test_a_batch_of_many_views_sets_every_ttl_and_counts_each_visitor(
+    client: Any, redis_sync: redis.Redis
+) -> None:
+    """Concurrent beacons share one script call: keys touched twice in it still get their TTL once."""
+    for article in ("v1", "v2"):
+        await put_article(client, article)
+    agents = [BROWSER_UA, FIREFOX, FIREFOX + " Edg/128.0"]
+
+    async def beacon(i: int) -> None:
+        article = ("v1", "v2")[i % 2]
+        headers = {"User-Agent": agents[i % 3]}
+        body = f'{{"event_id":"ev-batch-{i}"}}'
+        resp = await client.post(f"/v1/articles/{article}/views", data=body, headers=headers)
+        assert resp.status == 202, await resp.text()
+
+    await asyncio.gather(*(beacon(i) for i in range(60)))
+    hours, days = set(), set()
+    for article in ("v1", "v2"):
+        stats = await _stats(client, article)
+        assert (stats["views"], stats["unique_visitors"]) == (30, 3)
+        for key in redis_sync.scan_iter(match=f"*:uv:{article}:*"):
+            assert 0 < redis_sync.ttl(key) <= 3 * 86400
+            days.add(key)
+    for key in redis_sync.scan_iter(match="*:hot:view:*"):
+        assert 0 < redis_sync.ttl(key) <= keys.HOT_TTL_S
+        hours.add(key)
+    assert days and hours

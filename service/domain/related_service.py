@@ -47,6 +47,7 @@ from .related import (
 log = logging.getLogger(__name__)
 Reindex = Callable[[str], Awaitable[bool]]
 STORE_BATCH = 1000  # lists per write pipeline
+INGEST_SLICE = 50  # articles indexed per pipeline when a bulk batch arrives
 KNOWN_MAX = 1_500_000  # articles a bulk drain keeps decoded (~300 B each)
 
 
@@ -252,8 +253,10 @@ class RelatedService:
         """Catalog hook: index a batch; build a small one now, queue a big one for the builder."""
         if not articles:
             return
-        latest = {a.id: (doc_of(a) if a.published else None) for a in articles}
-        await self.ingest(latest.items(), defer=len(latest) > self.config.inline_batch)
+        latest = list({a.id: (doc_of(a) if a.published else None) for a in articles}.items())
+        defer = len(latest) > self.config.inline_batch
+        for start in range(0, len(latest), INGEST_SLICE):  # a few ms of work per slice: requests get in between
+            await self.ingest(latest[start : start + INGEST_SLICE], defer=defer)
 
     async def ingest(self, entries: Iterable[tuple[str, Doc | None]], defer: bool, bulk: bool = True) -> None:
         """Index articles (None: unpublished), then build their lists or queue them (`bulk`: and hold

@@ -1,0 +1,73 @@
+"""How long a bulk import keeps the event loop from answering requests.
+
+    .venv/bin/python bench/import_stall.py 20000
+
+Imports a synthetic catalog through `Catalog.bulk` in batches of 1000 (as `POST /v1/articles/bulk` and
+the CLI import do) into a private redis-server, while a task that wakes every millisecond records the
+gaps between its wake-ups: every gap over 1 ms is time a request would have waited. Prints the import
+rate and the p50/p99/max gap. The catalog is generated before the clock starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from aiohttp import web
+from gen_catalog import articles  # bench/ is on sys.path when this runs as a script
+from related_latency import start_redis
+
+from service import appkeys as K
+from service.app import create_app
+from service.config import Settings
+
+
+async def ticker(gaps: list[float]) -> None:
+    last = time.perf_counter()
+    while True:
+        await asyncio.sleep(0.001)
+        now = time.perf_counter()
+        gaps.append(now - last)
+        last = now
+
+
+async def run(n: int) -> None:
+    directory = Path(tempfile.mkdtemp(prefix="import-stall-"))
+    proc = start_redis(directory)
+    settings = Settings(redis_url=f"unix://{directory / 'redis.sock'}", data_dir=directory / "data",
+                        admin_token="bench", log_format="text", log_level="WARNING")
+    app = create_app(settings, flusher=False)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    try:
+        items = list(articles(n, now=int(time.time())))
+        gaps: list[float] = []
+        task = asyncio.create_task(ticker(gaps))
+        started = time.perf_counter()
+        for start in range(0, n, 1000):
+            await app[K.CATALOG].bulk(items[start : start + 1000])
+        seconds = time.perf_counter() - started
+        task.cancel()
+        gaps.sort()
+        p50, p99 = gaps[len(gaps) // 2] * 1000, gaps[int(len(gaps) * 0.99)] * 1000
+        print(f"{n:,} articles in {seconds:.1f} s ({n / seconds:,.0f}/s); event-loop gaps "
+              f"p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {gaps[-1] * 1000:.1f} ms")
+    finally:
+        await runner.cleanup()
+        proc.terminate()
+        proc.wait(30)
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="event-loop stalls during a bulk import")
+    parser.add_argument("articles", type=int, nargs="?", default=20_000)
+    asyncio.run(run(parser.parse_args().articles))
+
+
+if __name__ == "__main__":
+    main()

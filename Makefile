@@ -33,7 +33,7 @@ bench: $(STAMP)  ## the benchmarks, run on demand; each prints its numbers
 	$(PY) bench/beacon.py
 	$(PY) bench/flush_bench.py
 	$(PY) bench/related_latency.py --articles 100000
-	$(PY) bench/import_stall.py 20000
+	$(PY) bench/import_stall.py 20000 --build
 	$(PY) bench/trending_latency.py
 
 clean:

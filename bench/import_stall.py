@@ -5,7 +5,8 @@
 Imports a synthetic catalog through `Catalog.bulk` in batches of 1000 (as `POST /v1/articles/bulk` and
 the CLI import do) into a private redis-server, while a task that wakes every millisecond records the
 gaps between its wake-ups: every gap over 1 ms is time a request would have waited. Prints the import
-rate and the p50/p99/max gap. The catalog is generated before the clock starts.
+rate and the p50/p99/max gap; with --build the same for draining the queued related-news list builds
+afterwards. The catalog is generated before the clock starts.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from gen_catalog import articles  # bench/ is on sys.path when this runs as a sc
 from related_latency import start_redis
 
 from service import appkeys as K
+from service.__main__ import freeze_heap
 from service.app import create_app
 from service.config import Settings
 
@@ -35,7 +37,14 @@ async def ticker(gaps: list[float]) -> None:
         last = now
 
 
-async def run(n: int) -> None:
+def report(what: str, n: int, seconds: float, gaps: list[float]) -> None:
+    ordered = sorted(gaps)
+    p50, p99 = ordered[len(ordered) // 2] * 1000, ordered[int(len(ordered) * 0.99)] * 1000
+    print(f"{what}: {n:,} articles in {seconds:.1f} s ({n / seconds:,.0f}/s); event-loop gaps "
+          f"p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {ordered[-1] * 1000:.1f} ms")
+
+
+async def run(n: int, build: bool) -> None:
     directory = Path(tempfile.mkdtemp(prefix="import-stall-"))
     proc = start_redis(directory)
     settings = Settings(redis_url=f"unix://{directory / 'redis.sock'}", data_dir=directory / "data",
@@ -43,6 +52,7 @@ async def run(n: int) -> None:
     app = create_app(settings, flusher=False)
     runner = web.AppRunner(app)
     await runner.setup()
+    await freeze_heap(app)  # as `python -m service serve` does once started
     try:
         items = list(articles(n, now=int(time.time())))
         gaps: list[float] = []
@@ -50,12 +60,15 @@ async def run(n: int) -> None:
         started = time.perf_counter()
         for start in range(0, n, 1000):
             await app[K.CATALOG].bulk(items[start : start + 1000])
-        seconds = time.perf_counter() - started
+        report("import", n, time.perf_counter() - started, gaps)
+        del items  # the generated catalog is this script's, not the service's: out of the collector's way
+        if build:
+            gaps.clear()
+            started = time.perf_counter()
+            while await app[K.RELATED].build_pending():  # as the service's background builder drains
+                pass
+            report("list builds", n, time.perf_counter() - started, gaps)
         task.cancel()
-        gaps.sort()
-        p50, p99 = gaps[len(gaps) // 2] * 1000, gaps[int(len(gaps) * 0.99)] * 1000
-        print(f"{n:,} articles in {seconds:.1f} s ({n / seconds:,.0f}/s); event-loop gaps "
-              f"p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {gaps[-1] * 1000:.1f} ms")
     finally:
         await runner.cleanup()
         proc.terminate()
@@ -66,7 +79,9 @@ async def run(n: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description="event-loop stalls during a bulk import")
     parser.add_argument("articles", type=int, nargs="?", default=20_000)
-    asyncio.run(run(parser.parse_args().articles))
+    parser.add_argument("--build", action="store_true", help="then drain the queued list builds, measured too")
+    args = parser.parse_args()
+    asyncio.run(run(args.articles, args.build))
 
 
 if __name__ == "__main__":

@@ -46,7 +46,9 @@ from .related import (
 
 log = logging.getLogger(__name__)
 Reindex = Callable[[str], Awaitable[bool]]
-STORE_BATCH = 1000  # lists per write pipeline
+STORE_BATCH = 250  # lists per write pipeline
+BUILD_SLICE = 5  # lists computed between two yields to the event loop
+COLUMN_SLICE = 20_000  # postings entries prepared between two yields
 INGEST_SLICE = 50  # articles indexed per pipeline when a bulk batch arrives
 KNOWN_MAX = 1_500_000  # articles a bulk drain keeps decoded (~300 B each)
 
@@ -309,12 +311,21 @@ class RelatedService:
         known = self._known_at(seq, idf)
         known.add(await self.index.candidates({m for members, _t in found.values() for m in members
                                                if m not in known.found}))
-        postings = {tag: _Columns.of(tag, members, times, known) for tag, (members, times) in found.items()}
+        postings: dict[str, _Columns] = {}
+        read = 0
+        for tag, (members, times) in found.items():
+            postings[tag] = _Columns.of(tag, members, times, known)
+            read += len(members)
+            if read >= COLUMN_SLICE:  # a batch's postings hold up to millions of entries
+                read = 0
+                await asyncio.sleep(0)
         builds: list[Build] = []
         storing: asyncio.Task[None] | None = None
         try:
-            for (doc, indexed), tags in zip(todo, scanned, strict=True):
+            for n, ((doc, indexed), tags) in enumerate(zip(todo, scanned, strict=True), 1):
                 builds.append(self._computed(doc, indexed, [postings[t] for t in tags], known))
+                if n % BUILD_SLICE == 0:
+                    await asyncio.sleep(0)  # about 1 ms a list: requests get in between
                 if len(builds) >= STORE_BATCH:
                     if storing is not None:
                         await storing

@@ -24,8 +24,9 @@ from . import keys
 
 SEP = "\x1f"  # never inside a tag or section key: both are whitespace-normalised
 SEP_BYTES = SEP.encode()
-PIPELINE_WORK = 20_000  # ids (or query times) a bulk-build pipeline carries: Redis answers it well within
-# the client's socket timeout even at a million articles, and other clients get a turn in between
+PIPELINE_WORK = 5_000  # ids (or query times) a bulk-build pipeline carries: Redis answers it well within
+# the client's socket timeout even at a million articles, other clients get a turn in between, and
+# packing one holds this process's event loop for a few ms (20,000: tens of ms, bench/import_stall.py)
 T = TypeVar("T")
 
 # KEYS: a shard's docs hash. ARGV: article id, new entry ('' removes it). Returns the previous entry.

@@ -13,19 +13,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import shutil
-import tempfile
 import time
-from pathlib import Path
 
-from aiohttp import web
 from gen_catalog import articles  # bench/ is on sys.path when this runs as a script
-from related_latency import start_redis
+from related_latency import private_app
 
 from service import appkeys as K
 from service.__main__ import freeze_heap
-from service.app import create_app
-from service.config import Settings
 
 
 async def ticker(gaps: list[float]) -> None:
@@ -45,15 +39,8 @@ def report(what: str, n: int, seconds: float, gaps: list[float]) -> None:
 
 
 async def run(n: int, build: bool) -> None:
-    directory = Path(tempfile.mkdtemp(prefix="import-stall-"))
-    proc = start_redis(directory)
-    settings = Settings(redis_url=f"unix://{directory / 'redis.sock'}", data_dir=directory / "data",
-                        admin_token="bench", log_format="text", log_level="WARNING")
-    app = create_app(settings, flusher=False)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await freeze_heap(app)  # as `python -m service serve` does once started
-    try:
+    async with private_app("import-stall-") as app:
+        await freeze_heap(app)  # as `python -m service serve` does once started
         items = list(articles(n, now=int(time.time())))
         gaps: list[float] = []
         task = asyncio.create_task(ticker(gaps))
@@ -69,11 +56,6 @@ async def run(n: int, build: bool) -> None:
                 pass
             report("list builds", n, time.perf_counter() - started, gaps)
         task.cancel()
-    finally:
-        await runner.cleanup()
-        proc.terminate()
-        proc.wait(30)
-        shutil.rmtree(directory, ignore_errors=True)
 
 
 def main() -> None:

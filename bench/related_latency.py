@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import random
 import shutil
 import statistics
@@ -20,7 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -169,17 +170,29 @@ async def memory(app: web.Application, n: int, rng: random.Random) -> None:
           f"{lists / 2**20:,.0f}, docs {docs / 2**20:,.0f}, built {built / 2**20:,.0f}, df+recent {extra / 2**20:,.1f}")
 
 
-async def run(n: int, samples: int, follow_ups: int) -> None:
-    print(f"== {n:,} articles")
-    directory = Path(tempfile.mkdtemp(prefix="related-bench-"))
+@contextlib.asynccontextmanager
+async def private_app(prefix: str) -> AsyncIterator[web.Application]:
+    """The started app (no flusher) on a private redis-server and SQLite file in a temporary directory."""
+    directory = Path(tempfile.mkdtemp(prefix=prefix))
     proc = start_redis(directory)
     settings = Settings(redis_url=f"unix://{directory / 'redis.sock'}", data_dir=directory / "data",
                         admin_token="bench", log_format="text", log_level="WARNING")
     app = create_app(settings, flusher=False)
     runner = web.AppRunner(app)
     await runner.setup()
-    rng = random.Random(7)
     try:
+        yield app
+    finally:
+        await runner.cleanup()
+        proc.terminate()
+        proc.wait(30)
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+async def run(n: int, samples: int, follow_ups: int) -> None:
+    print(f"== {n:,} articles")
+    rng = random.Random(7)
+    async with private_app("related-bench-") as app:
         imported, built = await import_catalog(app, n, int(time.time()))
         print(f"  import: catalog {imported:,.0f} s ({n / imported:,.0f}/s), lists {built:,.0f} s "
               f"({n / built:,.0f}/s), total {imported + built:,.0f} s")
@@ -188,11 +201,6 @@ async def run(n: int, samples: int, follow_ups: int) -> None:
             print(line(name, values))
         for name, values in (await publish_to_visible(app, n, follow_ups, rng)).items():
             print(line(name, values))
-    finally:
-        await runner.cleanup()
-        proc.terminate()
-        proc.wait(30)
-        shutil.rmtree(directory, ignore_errors=True)
 
 
 def main() -> None:

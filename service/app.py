@@ -20,7 +20,7 @@ from .api import reports as reports_api
 from .api import shariff as shariff_api
 from .api import trending as trending_api
 from .api import widget as widget_api
-from .api.edge import edge_middleware
+from .api.edge import ROUTES, Routes
 from .config import Settings
 from .domain.catalog import Catalog
 from .domain.engagement import Engagement, EventPolicy
@@ -160,8 +160,8 @@ def create_app(
     """The aiohttp application; nothing is opened until it starts."""
     settings = settings or Settings()
     metrics = Metrics()
-    app = web.Application(middlewares=[edge_middleware(metrics, settings.cors_origins)],
-                          client_max_size=settings.max_admin_body)
+    app = web.Application(client_max_size=settings.max_admin_body)
+    app[ROUTES] = Routes(app, metrics, settings.cors_origins)
     app[K.SETTINGS] = settings
     app[K.METRICS] = metrics
     token = settings.admin_token.get_secret_value() if settings.admin_token else ""
@@ -179,4 +179,5 @@ def create_app(
     api = (public_api, health_api, catalog_api, reports_api, shariff_api, widget_api)
     for module in (*api, related_api, metrics_api, trending_api, ops_api):  # ops after trending: it uses its store
         module.setup(app)
+    app[ROUTES].close()  # the catch-all, last: 404, 405 and preflights through the edge
     return app

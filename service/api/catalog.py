@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..appkeys import ADMIN_TOKEN, CATALOG, SETTINGS
 from ..domain.articles import ArticleIn
+from .edge import routes
 from .parsing import decode_json, read_body, require_admin, validate
 
 MAX_BULK = 1000
@@ -52,7 +53,8 @@ async def delete_article(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
-    app.router.add_post("/v1/articles/bulk", bulk)
-    app.router.add_put("/v1/articles/{article_id}", put_article)
-    app.router.add_get("/v1/articles/{article_id}", get_article, allow_head=False)
-    app.router.add_delete("/v1/articles/{article_id}", delete_article)
+    r = routes(app)
+    r.post("/v1/articles/bulk", bulk)
+    r.put("/v1/articles/{article_id}", put_article)
+    r.get("/v1/articles/{article_id}", get_article, allow_head=False)
+    r.delete("/v1/articles/{article_id}", delete_article)

@@ -1,52 +1,116 @@
-"""The one middleware every request passes: metrics, access log, request id, CORS and error answers.
+"""The edge every request passes: metrics, access log, request id, CORS and JSON error answers.
 
-One layer instead of five: each aiohttp middleware costs a wrapper and a coroutine per request, and
-on the beacon path that was a quarter of the time (bench/beacon.py).
+Routes are registered through `Routes`, which wraps each handler once, at registration, with the
+route's template and CORS methods already known. A middleware would do the same work per request plus
+two coroutine layers (aiohttp's own and ours) and a route lookup: about a tenth of the view beacon's
+time (bench/beacon.py). Requests no route matches land on a catch-all route registered last, which
+answers CORS preflights, 405 (with Allow) and 404, through the same wrapper.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 
-from aiohttp import web
-from aiohttp.typedefs import Handler, Middleware
-from aiohttp.web_urldispatcher import AbstractResource
+from aiohttp import hdrs, web
+from aiohttp.typedefs import Handler
+from multidict import istr
 from redis.exceptions import RedisError
 
 from ..metrics import Metrics
 from .access_log import log_request, request_id
 from .cors import add_headers, allowed_origin, is_preflight, preflight, public_methods
 from .errors import error_answer
-from .metrics import UNMATCHED
+
+REQUEST_ID = istr("X-Request-ID")
+CATCH_ALL = "/{unmatched_path:.*}"
+UNMATCHED = "unmatched"  # the route label of requests no route matched (404, 405, preflights)
 
 
-def edge_middleware(metrics: Metrics, cors_origins: list[str]) -> Middleware:
-    """The middleware, bound to the app's metrics and CORS origins (no app lookups per request)."""
-    routes: dict[AbstractResource, tuple[str, frozenset[str]]] = {}  # resource -> (template, CORS methods)
+class Routes:
+    """Registers routes on an app, each handler wrapped by the edge; `close()` adds the catch-all."""
 
-    def route_of(request: web.Request) -> tuple[str, frozenset[str]]:
-        resource = request.match_info.route.resource
-        if resource is None:  # 404, or 405 and preflights: no route matched the method
-            return UNMATCHED, public_methods(request.path)
-        found = routes.get(resource)
-        if found is None:
-            found = routes[resource] = (resource.canonical, public_methods(resource.canonical))
-        return found
+    def __init__(self, app: web.Application, metrics: Metrics, cors_origins: list[str]) -> None:
+        self.router = app.router
+        self.metrics = metrics
+        self.cors_origins = cors_origins
+        self._catch_all: web.AbstractResource | None = None
 
-    @web.middleware
-    async def edge(request: web.Request, handler: Handler) -> web.StreamResponse:
-        """Answer through `handler`, then dress and account for the answer, whatever happened."""
-        started = time.perf_counter()
-        route, methods = route_of(request)
-        rid = request_id(request)
-        origin = request.headers.get("Origin") if methods else None
-        allow = allowed_origin(origin, cors_origins) if origin else None
-        status = 500
-        try:
-            if methods and is_preflight(request):
-                response: web.StreamResponse = preflight(request, methods, allow)
-            else:
+    def get(self, path: str, handler: Handler, *, allow_head: bool = True) -> None:
+        if allow_head:
+            self.add("HEAD", path, handler)
+        self.add("GET", path, handler)
+
+    def post(self, path: str, handler: Handler) -> None:
+        self.add("POST", path, handler)
+
+    def put(self, path: str, handler: Handler) -> None:
+        self.add("PUT", path, handler)
+
+    def delete(self, path: str, handler: Handler) -> None:
+        self.add("DELETE", path, handler)
+
+    def add(self, method: str, path: str, handler: Handler) -> None:
+        if self._catch_all is not None:
+            raise RuntimeError("routes added after the catch-all would never match")
+        resource = self.router.add_resource(path)
+        template = resource.canonical
+        resource.add_route(method, self._wrap(template, handler, public_methods(template)))
+
+    def files(self, prefix: str, directory: Path, headers: dict[str, str] | None = None) -> None:
+        """GET `prefix/<path>`: files under `directory` (nothing outside it), through the edge like any route."""
+        root = directory.resolve()
+        extra = headers or {}
+
+        async def serve(request: web.Request) -> web.FileResponse:
+            path = (root / request.match_info["path"]).resolve()
+            if not path.is_relative_to(root) or not path.is_file():
+                raise web.HTTPNotFound()
+            return web.FileResponse(path, headers=extra)
+
+        self.get(prefix.rstrip("/") + "/{path:.+}", serve)
+
+    def close(self) -> None:
+        """Register the catch-all (last): preflights, 405 and 404 answered through the edge."""
+        if self._catch_all is not None:
+            return
+        resource = self.router.add_resource(CATCH_ALL)
+        resource.add_route(hdrs.METH_ANY, self._wrap(UNMATCHED, self._unmatched, None))
+        self._catch_all = resource
+
+    async def _unmatched(self, request: web.Request) -> web.StreamResponse:
+        methods = public_methods(request.path)
+        if methods and is_preflight(request):
+            origin = request.headers.get(hdrs.ORIGIN)
+            return preflight(request, methods, allowed_origin(origin, self.cors_origins) if origin else None)
+        allowed: set[str] = set()
+        for resource in self.router.resources():
+            if resource is not self._catch_all:
+                _match, methods_here = await resource.resolve(request)
+                allowed |= methods_here
+        if allowed:
+            raise web.HTTPMethodNotAllowed(request.method, allowed)
+        raise web.HTTPNotFound()
+
+    def _wrap(self, route: str, handler: Handler, cors: frozenset[str] | None) -> Handler:
+        """`handler` dressed and accounted for: whatever happens, one metric, one log line, a request id.
+
+        `cors`: the route's cross-origin methods; None to look them up by path (the catch-all).
+        """
+        metrics = self.metrics
+        origins = self.cors_origins
+
+        async def edge(request: web.Request) -> web.StreamResponse:
+            started = time.perf_counter()
+            rid = request_id(request)
+            methods = cors if cors is not None else public_methods(request.path)
+            allow = None
+            if methods:
+                origin = request.headers.get(hdrs.ORIGIN)
+                allow = allowed_origin(origin, origins) if origin else None
+            status = 500
+            try:
                 try:
                     response = await handler(request)
                 except Exception as exc:
@@ -56,24 +120,34 @@ def edge_middleware(metrics: Metrics, cors_origins: list[str]) -> Middleware:
                     if answer is None:
                         raise
                     response = answer
-            status = response.status
-            if not response.prepared:
-                response.headers["X-Request-ID"] = rid
+                status = response.status
+                if not response.prepared:
+                    headers = response.headers
+                    headers[REQUEST_ID] = rid
+                    if methods:
+                        add_headers(headers, allow)
+                return response
+            except web.HTTPException as exc:  # redirects and 304s travel as exceptions
+                status = exc.status
+                exc.headers[REQUEST_ID] = rid
                 if methods:
-                    add_headers(response.headers, allow)
-            return response
-        except web.HTTPException as exc:  # redirects and 304s travel as exceptions
-            status = exc.status
-            exc.headers["X-Request-ID"] = rid
-            if methods:
-                add_headers(exc.headers, allow)
-            raise
-        except asyncio.CancelledError:
-            status = 499  # the client went away
-            raise
-        finally:
-            seconds = time.perf_counter() - started
-            metrics.request(route, request.method, status, seconds)
-            log_request(request, route, rid, status, seconds)
+                    add_headers(exc.headers, allow)
+                raise
+            except asyncio.CancelledError:
+                status = 499  # the client went away
+                raise
+            finally:
+                seconds = time.perf_counter() - started
+                metrics.request(route, request.method, status, seconds)
+                log_request(request, route, rid, status, seconds)
 
-    return edge
+        return edge
+
+
+ROUTES = web.AppKey("routes", Routes)
+
+
+def routes(app: web.Application) -> Routes:
+    """The app's route registry (made by `create_app` before any module registers routes)."""
+    return app[ROUTES]
+

@@ -1,11 +1,11 @@
-"""Domain errors, bad requests and outages as JSON answers (applied once, by the edge middleware)."""
+"""Domain errors, bad requests and outages as JSON answers (applied once, by the edge)."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
-from aiohttp import web
+from aiohttp import hdrs, web
 from redis.exceptions import RedisError
 
 from ..domain.errors import DomainError
@@ -33,7 +33,10 @@ def error_answer(request: web.Request, exc: Exception) -> web.Response | None:
     if isinstance(exc, web.HTTPException):
         if exc.status < 400:
             return None
-        return error_response(exc.status, _HTTP_CODES.get(exc.status, "http_error"), exc.reason, None)
+        response = error_response(exc.status, _HTTP_CODES.get(exc.status, "http_error"), exc.reason, None)
+        if isinstance(exc, web.HTTPMethodNotAllowed):  # RFC 9110: a 405 says which methods are allowed
+            response.headers[hdrs.ALLOW] = exc.headers[hdrs.ALLOW]
+        return response
     if isinstance(exc, (RedisError, ConnectionError, TimeoutError)):
         log.warning("redis unavailable: %s", type(exc).__name__)
         return error_response(503, "unavailable", "storage is unavailable; nothing was recorded, retry later")

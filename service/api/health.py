@@ -7,6 +7,7 @@ import asyncio
 from aiohttp import web
 
 from ..appkeys import DB, REDIS
+from .edge import routes
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -32,5 +33,6 @@ async def readyz(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/readyz", readyz)
+    r = routes(app)
+    r.get("/healthz", healthz)
+    r.get("/readyz", readyz)

@@ -1,4 +1,4 @@
-"""GET /metrics (Prometheus text format); the edge middleware feeds the HTTP metrics."""
+"""GET /metrics (Prometheus text format); the edge feeds the HTTP metrics."""
 
 from __future__ import annotations
 
@@ -10,16 +10,10 @@ from redis.exceptions import RedisError
 
 from .. import appkeys as K
 from ..domain.ops import flush_snapshot
+from .edge import routes
 from .parsing import require_admin
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"  # the classic text format every scraper reads
-UNMATCHED = "unmatched"  # the route label of requests no route matched (404/405)
-
-
-def route_of(request: web.Request) -> str:
-    """The route template (`/v1/articles/{article_id}`), never the raw path: labels stay bounded."""
-    resource = request.match_info.route.resource
-    return resource.canonical if resource is not None else UNMATCHED
 
 
 async def update_flush_metrics(app: web.Application) -> None:
@@ -45,4 +39,5 @@ async def metrics(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
-    app.router.add_get("/metrics", metrics)
+    r = routes(app)
+    r.get("/metrics", metrics)

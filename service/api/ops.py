@@ -11,6 +11,7 @@ from .. import appkeys as K
 from ..domain.catalog import check_article_id
 from ..domain.ops import OpsConfig, OpsView
 from ..storage.ops_store import OpsStore
+from .edge import routes
 from .parsing import require_admin
 from .trending import TRENDING
 
@@ -63,8 +64,9 @@ async def ops_ctx(app: web.Application) -> AsyncIterator[None]:
 
 def setup(app: web.Application) -> None:
     """Routes; must come after the trending module's setup (its store is used here)."""
+    r = routes(app)
     app.cleanup_ctx.append(ops_ctx)
-    app.router.add_get("/v1/ops/summary", summary)
-    app.router.add_get("/ops", dashboard)
-    app.router.add_get("/ops/articles/{article_id}", article_page)
-    app.router.add_static("/ops/static", ASSETS, append_version=False)
+    r.get("/v1/ops/summary", summary)
+    r.get("/ops", dashboard)
+    r.get("/ops/articles/{article_id}", article_page)
+    r.files("/ops/static", ASSETS)

@@ -12,6 +12,7 @@ from ..domain.engagement import Requester
 from ..domain.errors import InvalidInput
 from ..domain.networks import Network
 from ..domain.visitors import client_ip
+from .edge import routes
 from .parsing import decode_json, read_body, validate
 
 _VIEW_BODIES = {s: json.dumps({"status": s}).encode() for s in ("accepted", "duplicate", "bot")}
@@ -86,8 +87,9 @@ async def stats_many(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
-    app.router.add_post("/v1/articles/{article_id}/views", view)  # first: the busiest route resolves at once
-    app.router.add_post("/v1/articles/{article_id}/shares", share)
-    app.router.add_get("/v1/articles/{article_id}/stats", stats)
-    app.router.add_get("/v1/stats", stats_many)
-    app.router.add_get("/s/{code}", redirect)  # GET route answers HEAD too (counted as a bot click)
+    r = routes(app)
+    r.post("/v1/articles/{article_id}/views", view)  # first: the busiest route resolves at once
+    r.post("/v1/articles/{article_id}/shares", share)
+    r.get("/v1/articles/{article_id}/stats", stats)
+    r.get("/v1/stats", stats_many)
+    r.get("/s/{code}", redirect)  # GET route answers HEAD too (counted as a bot click)

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from ..appkeys import RELATED, SETTINGS
 from ..domain.articles import ARTICLE_ID, normalise_tags
 from ..domain.errors import InvalidInput
+from .edge import routes
 from .parsing import decode_json, read_body, validate
 
 MAX_LIMIT = 50
@@ -75,5 +76,6 @@ async def preview(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
-    app.router.add_get("/v1/articles/{article_id}/related", related)
-    app.router.add_post("/v1/related", preview)
+    r = routes(app)
+    r.get("/v1/articles/{article_id}/related", related)
+    r.post("/v1/related", preview)

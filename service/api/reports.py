@@ -11,6 +11,7 @@ from ..domain.articles import rfc3339
 from ..domain.catalog import check_article_id
 from ..domain.errors import InvalidInput, NotFound
 from ..domain.reports import SeriesQuery
+from .edge import routes
 from .parsing import require_admin, validate
 
 
@@ -56,5 +57,6 @@ async def export_csv(request: web.Request) -> web.StreamResponse:
 
 
 def setup(app: web.Application) -> None:
-    app.router.add_get("/v1/articles/{article_id}/timeseries", timeseries)
-    app.router.add_get("/v1/export/articles.csv", export_csv)
+    r = routes(app)
+    r.get("/v1/articles/{article_id}/timeseries", timeseries)
+    r.get("/v1/export/articles.csv", export_csv)

@@ -6,6 +6,7 @@ from aiohttp import web
 
 from ..appkeys import ENGAGEMENT
 from ..domain.errors import InvalidInput
+from .edge import routes
 
 # Our networks under the names Shariff's front-end (npm `shariff`) gives its services.
 SHARIFF_NAMES = {
@@ -43,4 +44,5 @@ async def shariff(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
-    app.router.add_get("/shariff", shariff)
+    r = routes(app)
+    r.get("/shariff", shariff)

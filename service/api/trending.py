@@ -14,6 +14,7 @@ from ..domain.articles import Article, rfc3339
 from ..domain.clock import Clock, utcnow
 from ..domain.trending import METRICS, WINDOWS, Ranking
 from ..storage.trending_store import HotReader, TrendingStore
+from .edge import routes
 from .parsing import validate
 
 MAX_LIMIT = 50
@@ -73,5 +74,6 @@ async def trending_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 def setup(app: web.Application) -> None:
+    r = routes(app)
     app.cleanup_ctx.append(trending_ctx)
-    app.router.add_get("/v1/trending", trending)
+    r.get("/v1/trending", trending)

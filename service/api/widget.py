@@ -21,6 +21,7 @@ from ..demo import DEMO_ARTICLES, DEMO_HOST
 from ..domain.articles import Article, rfc3339
 from ..domain.catalog import check_article_id
 from ..domain.errors import NotFound
+from .edge import routes
 
 WEB = Path(__file__).resolve().parent.parent / "web"
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -208,8 +209,9 @@ async def _load(app: web.Application) -> None:
 
 
 def setup(app: web.Application) -> None:
+    r = routes(app)
     app.on_startup.append(_load)
-    app.router.add_get("/widget.js", widget_js)
-    app.router.add_get("/demo", demo_page)
-    app.router.add_get("/demo/assets/demo.css", demo_css)
-    app.router.add_get("/demo/{article_id}", demo_page)
+    r.get("/widget.js", widget_js)
+    r.get("/demo", demo_page)
+    r.get("/demo/assets/demo.css", demo_css)
+    r.get("/demo/{article_id}", demo_page)

@@ -195,9 +195,13 @@ async def test_stats_many_bad_queries_422(a1: Any, query: str) -> None:
 
 
 async def test_wrong_methods_are_json_405(a1: Any) -> None:
-    await _expect_error(await a1.get("/v1/articles/a1/views"), 405)
+    wrong = await a1.get("/v1/articles/a1/views")
+    await _expect_error(wrong, 405)
+    assert wrong.headers["Allow"] == "POST"  # RFC 9110: a 405 names the allowed methods
     await _expect_error(await a1.put("/v1/articles/a1/shares", json={"network": "x"}), 405)
-    await _expect_error(await a1.post("/s/abcdefghi"), 405)
+    redirect = await a1.post("/s/abcdefghi")
+    await _expect_error(redirect, 405)
+    assert set(redirect.headers["Allow"].split(",")) == {"GET", "HEAD"}
     await _expect_error(await a1.get("/v1/nothing-here"), 404)
     assert await _counts(a1) == NOTHING
 

@@ -137,6 +137,11 @@ async def test_assets_are_served_and_never_name_another_host(client: Any) -> Non
         resp = await client.get(path)
         assert resp.status == 200, path
     assert "MIT License" in (ASSETS / "vendor" / "LICENSE").read_text()
+    for outside in ("/ops/static/%2e%2e/%2e%2e/app.py", "/ops/static/..%2F..%2Fapp.py", "/ops/static/vendor",
+                    "/ops/static/nothing.js"):
+        resp = await client.get(outside)
+        assert resp.status == 404, outside
+        assert (await resp.json())["error"]["code"] == "not_found"
     for asset in ASSETS.rglob("*"):
         if asset.suffix in (".js", ".css", ".html") and asset.name != "uPlot.iife.min.js":
             assert not re.search(r"https?://", asset.read_text()), asset

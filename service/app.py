@@ -31,7 +31,7 @@ from .metrics import Metrics
 from .storage import schema
 from .storage.embedded import EmbeddedRedis
 from .storage.redis_batches import RedisBatches
-from .storage.redis_client import make_client, warn_if_evicting
+from .storage.redis_client import make_client, make_link, make_retry, warn_if_evicting
 from .storage.redis_counters import RedisCounters
 from .storage.redis_index import RedisIndex
 from .storage.related_index import RelatedIndex
@@ -52,12 +52,17 @@ async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
         embedded = EmbeddedRedis(settings.embedded_redis_dir)
         url = await embedded.start()
     client = make_client(url, settings)
+    link = make_link(url, settings)
     try:
         await client.ping()
         await warn_if_evicting(client)
         app[K.REDIS] = client
+        if link is not None:
+            app[K.REDIS_LINK] = link
         yield
     finally:
+        if link is not None:
+            await link.close()
         await client.aclose()
         if embedded is not None:
             await embedded.stop()
@@ -81,7 +86,7 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
     index = RedisIndex(redis)
     catalog = Catalog(app[K.STORE], index, settings.host_allowed)
     app[K.CATALOG] = catalog
-    counters = RedisCounters(redis)
+    counters = RedisCounters(redis, link=app.get(K.REDIS_LINK), retry=make_retry(settings))
     app[K.ENGAGEMENT] = Engagement(
         counters,
         index,

@@ -13,10 +13,12 @@ from .domain.flusher import Flusher
 from .domain.related_service import RelatedService
 from .domain.reports import Reports
 from .metrics import Metrics
+from .storage.redis_link import RedisLink
 from .storage.sqlite_store import SqliteStore
 
 SETTINGS = web.AppKey("settings", Settings)
 REDIS = web.AppKey("redis", aioredis.Redis)
+REDIS_LINK = web.AppKey("redis_link", RedisLink)  # absent for TLS URLs
 DB = web.AppKey("db", aiosqlite.Connection)
 STORE = web.AppKey("store", SqliteStore)
 CATALOG = web.AppKey("catalog", Catalog)

@@ -11,8 +11,24 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ..config import Settings
+from .redis_link import RedisLink, supports
 
 log = logging.getLogger(__name__)
+
+
+def make_retry(settings: Settings) -> Retry:
+    """How a command that failed on its connection is repeated (only idempotent ones are)."""
+    return Retry(ExponentialBackoff(cap=0.5, base=0.05), settings.redis_retries)
+
+
+def make_link(url: str, settings: Settings) -> RedisLink | None:
+    """The lean connection for the ingest script, where the URL allows one (not TLS: redis-py serves it)."""
+    if not supports(url):
+        log.info("Redis URL scheme %s://: the ingest script goes through redis-py", url.split(":", 1)[0])
+        return None
+    return RedisLink(
+        url, connect_timeout=settings.redis_connect_timeout_s, reply_timeout=settings.redis_socket_timeout_s
+    )
 
 
 def make_client(url: str, settings: Settings) -> aioredis.Redis:
@@ -25,7 +41,7 @@ def make_client(url: str, settings: Settings) -> aioredis.Redis:
         socket_timeout=settings.redis_socket_timeout_s,
         socket_connect_timeout=settings.redis_connect_timeout_s,
         health_check_interval=settings.redis_health_check_interval_s,
-        retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), settings.redis_retries),
+        retry=make_retry(settings),
         retry_on_error=[RedisConnectionError, RedisTimeoutError],
         max_connections=256,
     )

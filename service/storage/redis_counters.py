@@ -11,8 +11,12 @@ import contextlib
 from typing import NamedTuple
 
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import NoScriptError
 
 from . import keys
+from .redis_link import RedisLink, pack
 from .scripts import INGEST
 
 KEY_CACHE_SIZE = 10_000
@@ -49,10 +53,16 @@ Pending = tuple[Event, str, "asyncio.Future[IngestResult]"]
 class RedisCounters:
     """Counting adapter; the caller supplies ids and clock values."""
 
-    def __init__(self, redis: aioredis.Redis, max_batch: int = 256) -> None:
+    def __init__(
+        self, redis: aioredis.Redis, max_batch: int = 256, link: RedisLink | None = None, retry: Retry | None = None
+    ) -> None:
+        """`link`: the connection the ingest script goes over (redis-py's pool without one); `retry`: how
+        often a script call that failed on the connection is repeated (safe: events carry ids)."""
         self.redis = redis
         self.max_batch = max_batch
         self._ingest = redis.register_script(INGEST)
+        self._link = link
+        self._retry = retry or Retry(NoBackoff(), 0)
         self._queues: dict[int, list[Pending]] = {}
         self._drains: dict[int, asyncio.Task[None]] = {}
         self._keys: dict[str, tuple[str, str, str, str]] = {}
@@ -94,7 +104,11 @@ class RedisCounters:
                         f"{ev.hour}\x1f{ev.event_ttl}\x1f{ev.visitor}\x1f{ev.day}\x1f{field}\x1f{hot}")
         batch_keys = list(index)
         try:
-            reply = await self._ingest(keys=batch_keys, args=args)
+            if self._link is None:
+                reply = await self._ingest(keys=batch_keys, args=args)
+            else:
+                command = pack(["EVALSHA", self._ingest.sha, len(batch_keys), *batch_keys, *args])
+                reply = await self._retry.call_with_retry(lambda: self._over_link(command), _ignore)
         except Exception as exc:
             for _ev, _field, future in batch:
                 if not future.done():
@@ -104,6 +118,15 @@ class RedisCounters:
             status, url, extra, title = reply[4 * i : 4 * i + 4]
             if not future.done():
                 future.set_result(IngestResult(status.decode(), _text(url), _text(extra), _text(title)))
+
+    async def _over_link(self, command: bytes) -> list[bytes | None]:
+        assert self._link is not None
+        try:
+            reply: list[bytes | None] = await self._link.call(command)
+        except NoScriptError:  # a restarted or flushed Redis: load the script, then the same call again
+            await self._link.call(pack(("SCRIPT", "LOAD", INGEST)))
+            reply = await self._link.call(command)
+        return reply
 
     def _article_keys(self, article_id: str) -> tuple[str, str, str, str]:
         """An article's keys and key prefixes, kept for the articles being read now (bounded)."""
@@ -138,6 +161,10 @@ class RedisCounters:
             totals = {k.decode(): int(v) for k, v in raw.items()}
             out[a] = (_text(status), totals, _unique(totals, {today: live_today, today - 1: live_yesterday}))
         return out
+
+
+async def _ignore(error: Exception) -> None:
+    """Nothing to do between retries: the link reconnects on the next call."""
 
 
 def _unique(totals: dict[str, int], live: dict[int, int]) -> int:

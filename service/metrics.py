@@ -66,47 +66,66 @@ class FlushCollector(Collector):
             )
 
 
+class RouteStats:
+    """One (route, method)'s requests: counts by status, latency per bucket (not cumulative), +Inf, sum."""
+
+    __slots__ = ("counts", "slots")
+
+    def __init__(self, buckets: int) -> None:
+        self.counts: dict[int, int] = {}
+        self.slots = [0.0] * (buckets + 2)
+
+
 class HttpCollector(Collector):
     """HTTP requests by (route, method, status) and their latency histogram by (route, method).
 
-    Plain integers bumped on the event loop and turned into metric families at scrape time: the
-    per-request cost is a dict lookup and a bisect, not prometheus_client's locked values.
+    Plain numbers bumped on the event loop and turned into metric families at scrape time. The edge
+    holds each route's `RouteStats`, so a request costs a dict bump and a bisect, not prometheus_client's
+    locked values or a lookup by labels.
     """
 
     BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
     def __init__(self) -> None:
-        self.counts: dict[tuple[str, str, int], int] = {}
-        self.latency: dict[tuple[str, str], list[float]] = {}  # per bucket (not cumulative), +Inf, then the sum
+        self.routes: dict[tuple[str, str], RouteStats] = {}
+
+    def stats(self, route: str, method: str) -> RouteStats:
+        """The table of (route, method); odd methods share one label."""
+        key = (route, method if method in HTTP_METHODS else "other")
+        found = self.routes.get(key)
+        if found is None:
+            found = self.routes[key] = RouteStats(len(self.BUCKETS))
+        return found
 
     def observe(self, route: str, method: str, status: int, seconds: float) -> None:
-        key = (route, method, status)
-        self.counts[key] = self.counts.get(key, 0) + 1
-        slots = self.latency.get((route, method))
-        if slots is None:
-            slots = self.latency[(route, method)] = [0.0] * (len(self.BUCKETS) + 2)
-        slots[bisect.bisect_left(self.BUCKETS, seconds)] += 1  # `le` is inclusive
-        slots[-1] += seconds
+        table = self.stats(route, method)
+        table.counts[status] = table.counts.get(status, 0) + 1
+        table.slots[bisect.bisect_left(self.BUCKETS, seconds)] += 1  # `le` is inclusive
+        table.slots[-1] += seconds
 
     def describe(self) -> Iterator[Metric]:
         return iter(())  # label sets appear as requests come in
 
     def collect(self) -> Iterator[Metric]:
+        tables = sorted(self.routes.items())
         labels = ["route", "method", "status"]
         requests = CounterMetricFamily("engagement_http_requests", "HTTP requests", labels=labels)
-        for (route, method, status), n in sorted(self.counts.items()):
-            requests.add_metric([route, method, str(status)], n)
+        for (route, method), table in tables:
+            for status, n in sorted(table.counts.items()):
+                requests.add_metric([route, method, str(status)], n)
         yield requests
         latency = HistogramMetricFamily(
             "engagement_http_request_duration_seconds", "HTTP request latency", labels=["route", "method"]
         )
-        for (route, method), slots in sorted(self.latency.items()):
+        for (route, method), table in tables:
+            if not table.counts:
+                continue  # made at registration, never used yet
             cumulative = 0.0
             buckets: list[tuple[str, float]] = []
-            for le, count in zip((*map(floatToGoString, self.BUCKETS), "+Inf"), slots[:-1], strict=True):
+            for le, count in zip((*map(floatToGoString, self.BUCKETS), "+Inf"), table.slots[:-1], strict=True):
                 cumulative += count
                 buckets.append((le, cumulative))
-            latency.add_metric([route, method], buckets, sum_value=slots[-1])
+            latency.add_metric([route, method], buckets, sum_value=table.slots[-1])
         yield latency
 
 
@@ -147,7 +166,7 @@ class Metrics:
 
     def request(self, route: str, method: str, status: int, seconds: float) -> None:
         """Count one HTTP request by route template; odd methods share one label."""
-        self.http.observe(route, method if method in HTTP_METHODS else "other", status, seconds)
+        self.http.observe(route, method, status, seconds)
 
     def event_counts(self) -> dict[str, dict[str, int]]:
         """Events so far by result, then kind."""

@@ -7,8 +7,6 @@ import logging
 import re
 import secrets
 
-from aiohttp import web
-
 log = logging.getLogger("service.access")
 _GIVEN_ID = re.compile(r"^[A-Za-z0-9._:-]{8,64}$")
 QUIET_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})  # probes and scrapes log at DEBUG
@@ -18,18 +16,21 @@ _PREFIX = secrets.token_hex(6)
 _SEQ = itertools.count(1)
 
 
-def request_id(request: web.Request) -> str:
+def request_id(given: str | None) -> str:
     """The caller's X-Request-ID when it is a sane token, else a fresh one."""
-    given = request.headers.get("X-Request-ID", "")
     return given if given and _GIVEN_ID.match(given) else f"{_PREFIX}{next(_SEQ):010x}"
 
 
-def log_request(request: web.Request, route: str, rid: str, status: int, seconds: float) -> None:
-    """One access-log line (DEBUG for probes and accepted beacons)."""
+def levels(route: str) -> tuple[int, int]:
+    """The log level of a route's answers: (below 300, the rest). Probes and accepted beacons at DEBUG."""
+    quiet = route in QUIET_ROUTES
+    return (logging.DEBUG if quiet or route in QUIET_WHEN_OK else logging.INFO), (
+        logging.DEBUG if quiet else logging.INFO
+    )
+
+
+def log_request(level: int, method: str, route: str, rid: str, status: int, seconds: float) -> None:
+    """One access-log line (the caller checked `log.isEnabledFor(level)`)."""
     ms = round(seconds * 1000, 2)
-    quiet = route in QUIET_ROUTES or (status < 300 and route in QUIET_WHEN_OK)
-    level = logging.DEBUG if quiet else logging.INFO
-    if not log.isEnabledFor(level):
-        return
-    extra = {"request_id": rid, "route": route, "method": request.method, "status": status, "duration_ms": ms}
-    log.log(level, "%s %s %d %.1fms", request.method, route, status, ms, extra=extra)
+    extra = {"request_id": rid, "route": route, "method": method, "status": status, "duration_ms": ms}
+    log.log(level, "%s %s %d %.1fms", method, route, status, ms, extra=extra)

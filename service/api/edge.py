@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from bisect import bisect_left
 from pathlib import Path
 
 from aiohttp import hdrs, web
@@ -19,7 +20,8 @@ from multidict import istr
 from redis.exceptions import RedisError
 
 from ..metrics import Metrics
-from .access_log import log_request, request_id
+from .access_log import levels, log_request, request_id
+from .access_log import log as access_log
 from .cors import add_headers, allowed_origin, is_preflight, preflight, public_methods
 from .errors import error_answer
 
@@ -56,7 +58,7 @@ class Routes:
             raise RuntimeError("routes added after the catch-all would never match")
         resource = self.router.add_resource(path)
         template = resource.canonical
-        resource.add_route(method, self._wrap(template, handler, public_methods(template)))
+        resource.add_route(method, self._wrap(template, handler, public_methods(template), method))
 
     def files(self, prefix: str, directory: Path, headers: dict[str, str] | None = None) -> None:
         """GET `prefix/<path>`: files under `directory` (nothing outside it), through the edge like any route."""
@@ -93,17 +95,23 @@ class Routes:
             raise web.HTTPMethodNotAllowed(request.method, allowed)
         raise web.HTTPNotFound()
 
-    def _wrap(self, route: str, handler: Handler, cors: frozenset[str] | None) -> Handler:
+    def _wrap(self, route: str, handler: Handler, cors: frozenset[str] | None, method: str | None = None) -> Handler:
         """`handler` dressed and accounted for: whatever happens, one metric, one log line, a request id.
 
-        `cors`: the route's cross-origin methods; None to look them up by path (the catch-all).
+        `cors`: the route's cross-origin methods, None to look them up by path; `method`: the route's
+        method, None if it takes any (the catch-all). Everything known here is not looked up per request:
+        this runs on every request, the view beacon's included.
         """
         metrics = self.metrics
         origins = self.cors_origins
+        table = metrics.http.stats(route, method) if method is not None else None
+        buckets = metrics.http.BUCKETS
+        ok_level, other_level = levels(route)
+        perf_counter = time.perf_counter
 
         async def edge(request: web.Request) -> web.StreamResponse:
-            started = time.perf_counter()
-            rid = request_id(request)
+            started = perf_counter()
+            rid = request_id(request.headers.get(REQUEST_ID))
             methods = cors if cors is not None else public_methods(request.path)
             allow = None
             if methods:
@@ -125,7 +133,10 @@ class Routes:
                     headers = response.headers
                     headers[REQUEST_ID] = rid
                     if methods:
-                        add_headers(headers, allow)
+                        if hdrs.VARY in headers or allow is not None:
+                            add_headers(headers, allow)
+                        else:
+                            headers[hdrs.VARY] = "Origin"
                 return response
             except web.HTTPException as exc:  # redirects and 304s travel as exceptions
                 status = exc.status
@@ -137,9 +148,17 @@ class Routes:
                 status = 499  # the client went away
                 raise
             finally:
-                seconds = time.perf_counter() - started
-                metrics.request(route, request.method, status, seconds)
-                log_request(request, route, rid, status, seconds)
+                seconds = perf_counter() - started
+                if table is None:
+                    metrics.request(route, request.method, status, seconds)
+                else:
+                    table.counts[status] = table.counts.get(status, 0) + 1
+                    slots = table.slots
+                    slots[bisect_left(buckets, seconds)] += 1  # `le` is inclusive
+                    slots[-1] += seconds
+                level = ok_level if status < 300 else other_level
+                if access_log.isEnabledFor(level):
+                    log_request(level, request.method, route, rid, status, seconds)
 
         return edge
 

@@ -66,6 +66,24 @@ class FlushCollector(Collector):
             )
 
 
+class EventCollector(Collector):
+    """Events by (kind, result), every pair declared at zero: plain integers, families made at scrape time."""
+
+    def __init__(self) -> None:
+        self.counts: dict[tuple[str, str], int] = {(k, r): 0 for k in EVENT_KINDS for r in EVENT_RESULTS}
+
+    def describe(self) -> Iterator[Metric]:
+        return iter(())
+
+    def collect(self) -> Iterator[Metric]:
+        family = CounterMetricFamily(
+            "engagement_events", "Events received, by kind and result", labels=["kind", "result"]
+        )
+        for (kind, result), n in self.counts.items():
+            family.add_metric([kind, result], n)
+        yield family
+
+
 class RouteStats:
     """One (route, method)'s requests: counts by status, latency per bucket (not cumulative), +Inf, sum."""
 
@@ -141,9 +159,8 @@ class Metrics:
         self.started = time.time()
         self.last_failed_event: float | None = None
         r = self.registry
-        self.events = Counter(
-            "engagement_events_total", "Events received, by kind and result", ["kind", "result"], registry=r
-        )
+        self.events = EventCollector()
+        r.register(self.events)
         self.http = HttpCollector()
         r.register(self.http)
         self.redis_errors = Counter("engagement_redis_errors_total", "Redis errors seen by requests", registry=r)
@@ -155,12 +172,12 @@ class Metrics:
         r.register(self.flush)
         self.build = Info("engagement_build", "Build information", registry=r)
         self.build.info({"version": __version__})
-        self._event_children = {(k, r): self.events.labels(k, r) for k in EVENT_KINDS for r in EVENT_RESULTS}
 
     def event(self, kind: str, result: str) -> None:
         """Count one event outcome (kind: view/share/click; result: see EVENT_RESULTS)."""
-        child = self._event_children.get((kind, result))
-        (child if child is not None else self.events.labels(kind, result)).inc()
+        counts = self.events.counts
+        key = (kind, result)
+        counts[key] = counts.get(key, 0) + 1
         if result == "failed":
             self.last_failed_event = time.time()
 
@@ -171,8 +188,6 @@ class Metrics:
     def event_counts(self) -> dict[str, dict[str, int]]:
         """Events so far by result, then kind."""
         out: dict[str, dict[str, int]] = {r: dict.fromkeys(EVENT_KINDS, 0) for r in EVENT_RESULTS}
-        for family in self.events.collect():
-            for sample in family.samples:
-                if sample.name == "engagement_events_total":
-                    out[sample.labels["result"]][sample.labels["kind"]] = int(sample.value)
+        for (kind, result), n in self.events.counts.items():
+            out.setdefault(result, {})[kind] = n
         return out

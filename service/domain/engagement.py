@@ -119,7 +119,7 @@ class Engagement:
         target = await self._code_target(code)
         article_id, network = target
         metric = "bot_click" if who.bot else "click"
-        result = await self._ingest(self._event(article_id, metric, network, None))
+        result = await self._ingest(self._event(article_id, metric, network, None), "url")
         if result.status == "gone":
             raise Gone("this article is no longer available")
         return with_utm(result.url or "", network)

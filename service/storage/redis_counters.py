@@ -43,6 +43,9 @@ class IngestResult(NamedTuple):
     title: str | None = None
 
 
+_STATUS_ONLY = {s.encode(): IngestResult(s, None, None) for s in ("ok", "duplicate", "unknown", "gone")}
+
+
 def _text(value: bytes | None) -> str | None:
     return value.decode() if value is not None else None
 
@@ -72,10 +75,13 @@ class RedisCounters:
         return await self.submit(ev, return_field)
 
     def submit(self, ev: Event, return_field: str = "") -> asyncio.Future[IngestResult]:
-        """`ingest` without its coroutine: queue the event, return the future of its result."""
+        """`ingest` without its coroutine: queue the event, return the future of its result.
+
+        `return_field`: the article field to answer with, besides its URL and title; "" for the status
+        alone (views: nothing more to send back and decode)."""
         shard = keys.shard_of(ev.article_id)
         future: asyncio.Future[IngestResult] = asyncio.get_running_loop().create_future()
-        self._queues.setdefault(shard, []).append((ev, return_field or "status", future))
+        self._queues.setdefault(shard, []).append((ev, return_field, future))
         if shard not in self._drains:  # the drain task is owned here: a cancelled request cannot cut a call
             self._drains[shard] = asyncio.create_task(self._drain(shard))
         return future
@@ -116,7 +122,11 @@ class RedisCounters:
             return
         for i, (_ev, _field, future) in enumerate(batch):
             status, url, extra, title = reply[4 * i : 4 * i + 4]
-            if not future.done():
+            if future.done():
+                continue
+            if url is None and extra is None and title is None:  # views: a status, one of four
+                future.set_result(_STATUS_ONLY.get(status) or IngestResult(status.decode(), None, None))
+            else:
                 future.set_result(IngestResult(status.decode(), _text(url), _text(extra), _text(title)))
 
     async def _over_link(self, command: bytes) -> list[bytes | None]:

@@ -7,7 +7,8 @@ from __future__ import annotations
 # ARGV: trending TTL, then one string per event, fields separated by \\31: the KEYS indexes of its
 #       article, totals, event marker, visitors and trending keys, then article_id, metric, network, hour,
 #       event_ttl (0: no dedupe), visitor ('' none), day, article field to return, trending flag ('1').
-# Returns per event: status (ok, duplicate, unknown, gone), url, the asked field, title.
+# Returns per event: status (ok, duplicate, unknown, gone), url, the asked field, title (nil for all three
+# when no field is asked: '').
 INGEST = """
 local out = {}
 local infos, touched = {}, {}  -- per batch: article reads, and keys whose TTL or marker is already set
@@ -19,7 +20,7 @@ for i = 2, #ARGV do
   local id, metric, network, hour, ttl, visitor, day = f[6], f[7], f[8], f[9], f[10], f[11], f[12]
   local info = infos[f[1] .. '\\31' .. f[13]]
   if not info then
-    info = redis.call('HMGET', art, 'status', 'url', f[13], 'title')
+    info = redis.call('HMGET', art, 'status', 'url', f[13] == '' and 'status' or f[13], 'title')
     infos[f[1] .. '\\31' .. f[13]] = info
   end
   local status = 'ok'
@@ -49,9 +50,15 @@ for i = 2, #ARGV do
     end
   end
   out[#out + 1] = status
-  out[#out + 1] = info[2]
-  out[#out + 1] = info[3]
-  out[#out + 1] = info[4]
+  if f[13] == '' then  -- a view wants its status only: no URL or title to send back and decode
+    out[#out + 1] = false
+    out[#out + 1] = false
+    out[#out + 1] = false
+  else
+    out[#out + 1] = info[2]
+    out[#out + 1] = info[3]
+    out[#out + 1] = info[4]
+  end
 end
 return out
 """

@@ -17,6 +17,7 @@ from service import appkeys as K
 from service.app import create_app
 from service.config import Settings
 from service.storage import keys
+from service.storage.redis_counters import Event, IngestResult
 from tests.conftest import BROWSER_UA, put_article
 
 PERSON = {"User-Agent": BROWSER_UA}
@@ -258,3 +259,14 @@ async def test_a_batch_of_many_views_sets_every_ttl_and_counts_each_visitor(
         assert 0 < redis_sync.ttl(key) <= keys.HOT_TTL_S
         hours.add(key)
     assert days and hours
+
+
+async def test_ingest_answers_a_view_with_its_status_only_and_a_click_with_its_url(client: Any) -> None:
+    """Views make up most script calls: their replies carry no URL or title to send and decode."""
+    await put_article(client, "st1")
+    counters = client.app[K.ENGAGEMENT].counters
+    view = Event("st1", "view", "", 500_000, "c:view:evt-status-only", 60, "ab" * 16, 20_000)
+    click = Event("st1", "click", "x", 500_000, "s:evt-with-url", 60)
+    seen, clicked = await asyncio.gather(counters.submit(view, ""), counters.submit(click, "url"))
+    assert seen == IngestResult("ok", None, None, None)
+    assert (clicked.status, clicked.url, clicked.title) == ("ok", "https://t4k3.news/story", "A story")

@@ -30,6 +30,17 @@ class UnsupportedType(DomainError):
     code = "unsupported_media_type"
 
 
+def buffered_body(request: web.Request, limit: int) -> bytes | None:
+    """The body if it all arrived with the headers (a beacon's does), without a coroutine; else None."""
+    length = request.content_length
+    if length is None or length > limit or not request.content.is_eof():
+        return None
+    body = request.content.read_nowait(length)
+    if len(body) != length:
+        raise BadRequest("body shorter than its Content-Length")
+    return body
+
+
 async def read_body(request: web.Request, limit: int) -> bytes:
     """The body, refusing more than `limit` bytes without reading them all."""
     length = request.content_length

@@ -13,7 +13,7 @@ from ..domain.errors import InvalidInput
 from ..domain.networks import Network
 from ..domain.visitors import client_ip
 from .edge import routes
-from .parsing import decode_json, read_body, validate
+from .parsing import buffered_body, decode_json, read_body, validate
 
 _VIEW_BODIES = {s: json.dumps({"status": s}).encode() for s in ("accepted", "duplicate", "bot")}
 EVENT_ID = r"^[A-Za-z0-9_.:-]{8,128}$"
@@ -57,7 +57,10 @@ async def redirect(request: web.Request) -> web.Response:
 
 
 async def view(request: web.Request) -> web.Response:
-    body = await read_body(request, request.app[SETTINGS].max_public_body)
+    limit = request.app[SETTINGS].max_public_body
+    body = buffered_body(request, limit)
+    if body is None:
+        body = await read_body(request, limit)
     try:
         data = ViewIn.model_validate_json(body or b"{}")  # the common case in one call
     except ValidationError:  # say exactly what is wrong, as every other endpoint does

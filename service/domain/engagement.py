@@ -16,7 +16,7 @@ from .clock import Clock, epoch_day, epoch_hour, utcnow
 from .codes import valid_code
 from .errors import Gone, NotFound
 from .networks import NETWORKS, intent_url, with_utm
-from .visitors import is_bot, visitor_hash
+from .visitors import VisitorHasher, is_bot
 
 _RESULTS = {"ok": "accepted", "duplicate": "duplicate", "unknown": "rejected", "gone": "rejected"}
 
@@ -63,6 +63,7 @@ class Engagement:
         self.clock = clock
         self.new_id = new_id
         self.on_event = on_event
+        self._hasher, self._hasher_day = VisitorHasher(b""), -1
 
     def _event(
         self, article_id: str, metric: str, network: str, event_id: str | None, visitor: str = "",
@@ -141,11 +142,14 @@ class Engagement:
         if who.bot:
             result = await self._ingest(self._event(article_id, "bot_view", "", event_id))
             return "bot" if result.status == "ok" else self._status(result, article_id)
-        now = self.clock()
-        day = epoch_day(now)
-        salt = self.salts.cached(day) or await self.salts.get(day)
-        visitor = visitor_hash(salt, who.ip, who.user_agent)
-        ev = self._event(article_id, "view", "", event_id, visitor, now)
+        seconds = int(self.clock().timestamp())
+        day = seconds // 86_400  # as epoch_day and epoch_hour count
+        hasher = self._hasher if day == self._hasher_day else await self._hasher_of(day)
+        if event_id:
+            ident, ttl = f"c:view:{event_id}", self.policy.client_ttl_s
+        else:
+            ident, ttl = f"s:{self.new_id()}", self.policy.retry_ttl_s
+        ev = Event(article_id, "view", "", seconds // 3600, ident, ttl, hasher(who.ip, who.user_agent), day)
         try:  # _ingest inlined: the beacon is the hottest path, one coroutine less
             result = await self.counters.submit(ev, "")
         except Exception:
@@ -156,6 +160,12 @@ class Engagement:
         else:
             result = await self._settle(ev, "", result)
         return "accepted" if result.status == "ok" else self._status(result, article_id)
+
+    async def _hasher_of(self, day: int) -> VisitorHasher:
+        """The visitor hasher under `day`'s salt (made once a day; the salt itself lives in Redis, 48 h)."""
+        hasher = VisitorHasher(self.salts.cached(day) or await self.salts.get(day))
+        self._hasher, self._hasher_day = hasher, day
+        return hasher
 
     @staticmethod
     def _status(result: IngestResult, article_id: str) -> str:

@@ -64,5 +64,18 @@ def _is_trusted(ip: ipaddress.IPv4Address | ipaddress.IPv6Address, trusted: Sequ
 
 def visitor_hash(salt: bytes, ip: str, user_agent: str) -> str:
     """Keyed hash of (IP, UA) under the day's salt; neither can be recovered from it."""
-    digest = hashlib.blake2b(f"{ip}\n{user_agent}".encode(), key=salt[:64], digest_size=16)
-    return digest.hexdigest()
+    return VisitorHasher(salt)(ip, user_agent)
+
+
+class VisitorHasher:
+    """`visitor_hash` under one salt, keyed once: each hash copies the keyed state (no key block per call)."""
+
+    __slots__ = ("_keyed",)
+
+    def __init__(self, salt: bytes) -> None:
+        self._keyed = hashlib.blake2b(key=salt[:64], digest_size=16)
+
+    def __call__(self, ip: str, user_agent: str) -> str:
+        digest = self._keyed.copy()
+        digest.update(f"{ip}\n{user_agent}".encode())
+        return digest.hexdigest()

@@ -97,18 +97,18 @@ class RedisCounters:
 
     async def _send(self, shard: int, batch: list[Pending]) -> None:
         index: dict[str, int] = {keys.delta(shard): 1}
-        args: list[str | int] = [keys.HOT_TTL_S]
-        for ev, field, _future in batch:  # one packed argument per event: key positions, then its fields
-            art, tot, ev_prefix, uv_prefix = self._article_keys(ev.article_id)
-            a = index.setdefault(art, len(index) + 1)
-            t = index.setdefault(tot, len(index) + 1)
-            e = index.setdefault(ev_prefix + ev.event_id, len(index) + 1)
-            u = index.setdefault(f"{uv_prefix}{ev.day}", len(index) + 1)
-            h = index.setdefault(keys.hot(shard, ev.metric, ev.hour), len(index) + 1)
-            hot = "1" if ev.metric in HOT_METRICS else "0"
-            args.append(f"{a}\x1f{t}\x1f{e}\x1f{u}\x1f{h}\x1f{ev.article_id}\x1f{ev.metric}\x1f{ev.network}\x1f"
-                        f"{ev.hour}\x1f{ev.event_ttl}\x1f{ev.visitor}\x1f{ev.day}\x1f{field}\x1f{hot}")
+        heads: dict[tuple[str, str, str, int, int, int, str], tuple[str, str]] = {}  # shared parts, packed once
+        records: list[str] = []
+        for ev, field, _future in batch:
+            group = (ev.article_id, ev.metric, ev.network, ev.hour, ev.event_ttl, ev.day, field)
+            found = heads.get(group)
+            if found is None:
+                found = heads[group] = self._head(index, shard, ev, field)
+            head, marker_prefix = found
+            e = index.setdefault(marker_prefix + ev.event_id, len(index) + 1)
+            records.append(f"{head}{e}\x1f{ev.visitor}")
         batch_keys = list(index)
+        args = [str(keys.HOT_TTL_S), "\x1e".join(records)]
         try:
             if self._link is None:
                 reply = await self._ingest(keys=batch_keys, args=args)
@@ -120,14 +120,30 @@ class RedisCounters:
                 if not future.done():
                     future.set_exception(exc)
             return
-        for i, (_ev, _field, future) in enumerate(batch):
-            status, url, extra, title = reply[4 * i : 4 * i + 4]
-            if future.done():
-                continue
-            if url is None and extra is None and title is None:  # views: a status, one of four
-                future.set_result(_STATUS_ONLY.get(status) or IngestResult(status.decode(), None, None))
-            else:
-                future.set_result(IngestResult(status.decode(), _text(url), _text(extra), _text(title)))
+        at = 0
+        for _ev, field, future in batch:
+            status = reply[at]
+            if field:
+                result = IngestResult(status.decode(), _text(reply[at + 1]), _text(reply[at + 2]), _text(reply[at + 3]))
+                at += 4
+            else:  # views: the status alone
+                result = _STATUS_ONLY.get(status) or IngestResult(status.decode(), None, None)
+                at += 1
+            if not future.done():
+                future.set_result(result)
+
+    def _head(self, index: dict[str, int], shard: int, ev: Event, field: str) -> tuple[str, str]:
+        """The fields a record shares with the batch's other events of its article, metric and hour, and the
+        article's event-marker key prefix."""
+        art, tot, ev_prefix, uv_prefix = self._article_keys(ev.article_id)
+        a = index.setdefault(art, len(index) + 1)
+        t = index.setdefault(tot, len(index) + 1)
+        u = index.setdefault(f"{uv_prefix}{ev.day}", len(index) + 1)
+        h = index.setdefault(keys.hot(shard, ev.metric, ev.hour), len(index) + 1)
+        hot = "1" if ev.metric in HOT_METRICS else "0"
+        head = (f"{a}\x1f{t}\x1f{u}\x1f{h}\x1f{ev.article_id}\x1f{ev.metric}\x1f{ev.network}\x1f{ev.hour}\x1f"
+                f"{ev.event_ttl}\x1f{ev.day}\x1f{field}\x1f{hot}\x1f")
+        return head, ev_prefix
 
     async def _over_link(self, command: bytes) -> list[bytes | None]:
         assert self._link is not None

@@ -3,25 +3,26 @@
 from __future__ import annotations
 
 # Counts a batch of events of one shard, in order, each once by its id.
-# KEYS: delta, then the distinct article, totals, event marker, visitors HLL and trending keys of the batch.
-# ARGV: trending TTL, then one string per event, fields separated by \\31: the KEYS indexes of its
-#       article, totals, event marker, visitors and trending keys, then article_id, metric, network, hour,
-#       event_ttl (0: no dedupe), visitor ('' none), day, article field to return, trending flag ('1').
-# Returns per event: status (ok, duplicate, unknown, gone), url, the asked field, title (nil for all three
-# when no field is asked: '').
+# KEYS: delta, then the distinct article, totals, visitors HLL, trending and event marker keys of the batch.
+# ARGV: trending TTL, then the events in one string: records separated by \30, fields by \31. A record
+#       is the KEYS indexes of its article, totals, visitors and trending keys, article_id, metric, network,
+#       hour, event_ttl (0: no dedupe), day, article field to return ('' none), trending flag ('1'), then the
+#       two fields that differ per event: the KEYS index of its event marker and its visitor ('' none).
+#       (One argument, not one per event: less to pack and send per call.)
+# Returns per event: status (ok, duplicate, unknown, gone), then, if a field was asked, url, the field, title.
 INGEST = """
 local out = {}
 local infos, touched = {}, {}  -- per batch: article reads, and keys whose TTL or marker is already set
-for i = 2, #ARGV do
+for record in string.gmatch(ARGV[2], '[^\\30]+') do
   local f = {}
-  for part in string.gmatch(ARGV[i] .. '\\31', '([^\\31]*)\\31') do f[#f + 1] = part end
-  local art, tot, ev, uv, hot = KEYS[tonumber(f[1])], KEYS[tonumber(f[2])], KEYS[tonumber(f[3])],
-    KEYS[tonumber(f[4])], KEYS[tonumber(f[5])]
-  local id, metric, network, hour, ttl, visitor, day = f[6], f[7], f[8], f[9], f[10], f[11], f[12]
-  local info = infos[f[1] .. '\\31' .. f[13]]
+  for part in string.gmatch(record .. '\\31', '([^\\31]*)\\31') do f[#f + 1] = part end
+  local art, tot, uv, hot = KEYS[tonumber(f[1])], KEYS[tonumber(f[2])], KEYS[tonumber(f[3])], KEYS[tonumber(f[4])]
+  local id, metric, network, hour, ttl, day, field = f[5], f[6], f[7], f[8], f[9], f[10], f[11]
+  local ev, visitor = KEYS[tonumber(f[13])], f[14]
+  local info = infos[f[1] .. '\\31' .. field]
   if not info then
-    info = redis.call('HMGET', art, 'status', 'url', f[13] == '' and 'status' or f[13], 'title')
-    infos[f[1] .. '\\31' .. f[13]] = info
+    info = redis.call('HMGET', art, 'status', 'url', field == '' and 'status' or field, 'title')
+    infos[f[1] .. '\\31' .. field] = info
   end
   local status = 'ok'
   if not info[1] then
@@ -33,7 +34,7 @@ for i = 2, #ARGV do
   else
     redis.call('HINCRBY', KEYS[1], id .. '\\t' .. metric .. '\\t' .. network .. '\\t' .. hour, 1)
     redis.call('HINCRBY', tot, metric .. '\\t' .. network, 1)
-    if f[14] == '1' then
+    if f[12] == '1' then
       redis.call('ZINCRBY', hot, 1, id)
       if not touched[hot] then
         redis.call('EXPIRE', hot, ARGV[1])
@@ -50,11 +51,7 @@ for i = 2, #ARGV do
     end
   end
   out[#out + 1] = status
-  if f[13] == '' then  -- a view wants its status only: no URL or title to send back and decode
-    out[#out + 1] = false
-    out[#out + 1] = false
-    out[#out + 1] = false
-  else
+  if field ~= '' then  -- views ask for nothing: their status alone is sent back and decoded
     out[#out + 1] = info[2]
     out[#out + 1] = info[3]
     out[#out + 1] = info[4]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -18,6 +19,13 @@ from .parsing import buffered_body, decode_json, read_body, validate
 _VIEW_BODIES = {s: json.dumps({"status": s}).encode() for s in ("accepted", "duplicate", "bot")}
 EVENT_ID = r"^[A-Za-z0-9_.:-]{8,128}$"
 MAX_STATS_IDS = 100
+# The widget's beacon body exactly as JSON.stringify writes it: {"event_id":"…"}, or with ,"referrer":"…"
+# (no whitespace, no escapes). A body of that shape is one ViewIn accepts, with the same event id, and is
+# read with this one regex; every other body, good or bad, goes through ViewIn (pydantic) as before. On the
+# view beacon pydantic's general path cost ~5 of ~57 µs per request in the server (bench/beacon.py).
+BEACON_BODY = re.compile(
+    rb'\{"event_id":"([A-Za-z0-9_.:-]{8,128})"(?:,"referrer":"[\x20\x21\x23-\x5b\x5d-\x7e]{0,2048}")?\}'
+)
 
 
 class ShareIn(BaseModel):
@@ -56,16 +64,23 @@ async def redirect(request: web.Request) -> web.Response:
     return web.Response(status=302, headers=headers)
 
 
+def view_event_id(body: bytes) -> str | None:
+    """The event id of a valid beacon body (None: it has none); a 4xx error for a bad one."""
+    if (canonical := BEACON_BODY.fullmatch(body)) is not None:
+        return canonical[1].decode()
+    try:
+        return ViewIn.model_validate_json(body or b"{}").event_id
+    except ValidationError:  # say exactly what is wrong, as every other endpoint does
+        return validate(ViewIn, decode_json(body, allow_empty=True)).event_id
+
+
 async def view(request: web.Request) -> web.Response:
     limit = request.app[SETTINGS].max_public_body
     body = buffered_body(request, limit)
     if body is None:
         body = await read_body(request, limit)
-    try:
-        data = ViewIn.model_validate_json(body or b"{}")  # the common case in one call
-    except ValidationError:  # say exactly what is wrong, as every other endpoint does
-        data = validate(ViewIn, decode_json(body, allow_empty=True))
-    status = await request.app[ENGAGEMENT].view(request.match_info["article_id"], data.event_id, requester(request))
+    event_id = view_event_id(body)
+    status = await request.app[ENGAGEMENT].view(request.match_info["article_id"], event_id, requester(request))
     body = _VIEW_BODIES.get(status) or json.dumps({"status": status}).encode()
     return web.Response(body=body, status=202, content_type="application/json")
 

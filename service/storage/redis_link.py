@@ -125,16 +125,17 @@ class RedisLink:
             raise RedisTimeoutError(f"no reply from Redis within {self.reply_timeout} s") from None
 
     async def _connect(self) -> _Protocol:
-        if self._connecting is None:  # concurrent callers share one attempt
-            self._connecting = asyncio.ensure_future(self._open())
         task = self._connecting
-        try:
-            protocol = await asyncio.shield(task)
-        finally:
-            if task.done() and self._connecting is task:
-                self._connecting = None
-        self._protocol = protocol
-        return protocol
+        if task is None or task.done():  # concurrent callers share one attempt
+            task = self._connecting = asyncio.ensure_future(self._open())
+            task.add_done_callback(self._opened)
+        return await asyncio.shield(task)  # a cancelled caller does not cut the attempt short for the others
+
+    def _opened(self, task: asyncio.Task[_Protocol]) -> None:
+        if self._connecting is task:
+            self._connecting = None
+        if not task.cancelled() and task.exception() is None:  # (the exception is the callers' to raise)
+            self._protocol = task.result()
 
     async def _open(self) -> _Protocol:
         loop = asyncio.get_running_loop()

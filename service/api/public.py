@@ -17,14 +17,18 @@ from .edge import routes
 from .parsing import buffered_body, decode_json, read_body, validate
 
 _VIEW_BODIES = {s: json.dumps({"status": s}).encode() for s in ("accepted", "duplicate", "bot")}
-EVENT_ID = r"^[A-Za-z0-9_.:-]{8,128}$"
+EVENT_ID_TOKEN = r"[A-Za-z0-9_.:-]{8,128}"
+EVENT_ID = f"^{EVENT_ID_TOKEN}$"
+MAX_REFERRER = 2048
 MAX_STATS_IDS = 100
 # The widget's beacon body exactly as JSON.stringify writes it: {"event_id":"…"}, or with ,"referrer":"…"
-# (no whitespace, no escapes). A body of that shape is one ViewIn accepts, with the same event id, and is
-# read with this one regex; every other body, good or bad, goes through ViewIn (pydantic) as before. On the
-# view beacon pydantic's general path cost ~5 of ~57 µs per request in the server (bench/beacon.py).
+# (no whitespace, no escapes), built from ViewIn's own constraints. A body of that shape is one ViewIn
+# accepts, with the same event id, and is read with this one regex; every other body, good or bad, goes
+# through ViewIn (pydantic) as before. On the view beacon pydantic's general path cost ~5 of ~57 µs per
+# request in the server (bench/beacon.py); tests/unit/test_beacon_body.py checks the two agree.
 BEACON_BODY = re.compile(
-    rb'\{"event_id":"([A-Za-z0-9_.:-]{8,128})"(?:,"referrer":"[\x20\x21\x23-\x5b\x5d-\x7e]{0,2048}")?\}'
+    rb'\{"event_id":"(' + EVENT_ID_TOKEN.encode()
+    + rb')"(?:,"referrer":"[\x20\x21\x23-\x5b\x5d-\x7e]{0,%d}")?\}' % MAX_REFERRER
 )
 
 
@@ -37,7 +41,7 @@ class ShareIn(BaseModel):
 class ViewIn(BaseModel):
     model_config = ConfigDict(extra="ignore")
     event_id: str | None = Field(None, pattern=EVENT_ID)
-    referrer: str | None = Field(None, max_length=2048)
+    referrer: str | None = Field(None, max_length=MAX_REFERRER)
 
 
 def requester(request: web.Request) -> Requester:

@@ -47,11 +47,11 @@ async def read_body(request: web.Request, limit: int) -> bytes:
     if length is not None:
         if length > limit:
             raise TooLarge(f"body larger than {limit} bytes")
-        body = request.content.read_nowait(length)  # a beacon's body is buffered with its headers: no await
-        if len(body) == length:
+        body = buffered_body(request, limit)
+        if body is not None:
             return body
         try:
-            return body + await request.content.readexactly(length - len(body))
+            return await request.content.readexactly(length)
         except asyncio.IncompleteReadError:
             raise BadRequest("body shorter than its Content-Length") from None
     chunks: list[bytes] = []

@@ -6,6 +6,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 Clock = Callable[[], datetime]
+HOUR_S = 3600
+DAY_S = 86_400
 
 
 def utcnow() -> datetime:
@@ -13,8 +15,8 @@ def utcnow() -> datetime:
 
 
 def epoch_hour(moment: datetime) -> int:
-    return int(moment.timestamp()) // 3600
+    return int(moment.timestamp()) // HOUR_S
 
 
 def epoch_day(moment: datetime) -> int:
-    return int(moment.timestamp()) // 86400
+    return int(moment.timestamp()) // DAY_S

@@ -5,14 +5,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, NamedTuple
 
 from ..storage.redis_counters import Event, IngestResult, RedisCounters
 from ..storage.redis_index import RedisIndex
 from ..storage.salts import DailySalt
 from .catalog import Catalog, check_article_id
-from .clock import Clock, epoch_day, epoch_hour, utcnow
+from .clock import DAY_S, HOUR_S, Clock, epoch_day, utcnow
 from .codes import valid_code
 from .errors import Gone, NotFound
 from .networks import NETWORKS, intent_url, with_utm
@@ -67,13 +66,15 @@ class Engagement:
 
     def _event(
         self, article_id: str, metric: str, network: str, event_id: str | None, visitor: str = "",
-        now: datetime | None = None,
+        seconds: int | None = None,
     ) -> Event:
-        now = now or self.clock()
+        """The event, stamped at `seconds` (Unix time; now if None)."""
+        if seconds is None:
+            seconds = int(self.clock().timestamp())
         ttl = self.policy.client_ttl_s if event_id else self.policy.retry_ttl_s
         kind = metric.removeprefix("bot_")  # one event id per kind: a share and a view may share an id
         ident = f"c:{kind}:{event_id}" if event_id else f"s:{self.new_id()}"
-        return Event(article_id, metric, network, epoch_hour(now), ident, ttl, visitor, epoch_day(now))
+        return Event(article_id, metric, network, seconds // HOUR_S, ident, ttl, visitor, seconds // DAY_S)
 
     async def _ingest(self, ev: Event, field: str = "") -> IngestResult:
         try:
@@ -143,13 +144,9 @@ class Engagement:
             result = await self._ingest(self._event(article_id, "bot_view", "", event_id))
             return "bot" if result.status == "ok" else self._status(result, article_id)
         seconds = int(self.clock().timestamp())
-        day = seconds // 86_400  # as epoch_day and epoch_hour count
+        day = seconds // DAY_S
         hasher = self._hasher if day == self._hasher_day else await self._hasher_of(day)
-        if event_id:
-            ident, ttl = f"c:view:{event_id}", self.policy.client_ttl_s
-        else:
-            ident, ttl = f"s:{self.new_id()}", self.policy.retry_ttl_s
-        ev = Event(article_id, "view", "", seconds // 3600, ident, ttl, hasher(who.ip, who.user_agent), day)
+        ev = self._event(article_id, "view", "", event_id, hasher(who.ip, who.user_agent), seconds)
         try:  # _ingest inlined: the beacon is the hottest path, one coroutine less
             result = await self.counters.submit(ev, "")
         except Exception:
@@ -163,7 +160,7 @@ class Engagement:
 
     async def _hasher_of(self, day: int) -> VisitorHasher:
         """The visitor hasher under `day`'s salt (made once a day; the salt itself lives in Redis, 48 h)."""
-        hasher = VisitorHasher(self.salts.cached(day) or await self.salts.get(day))
+        hasher = VisitorHasher(await self.salts.get(day))
         self._hasher, self._hasher_day = hasher, day
         return hasher
 

@@ -19,10 +19,6 @@ class DailySalt:
         self._day = -1
         self._salt = b""
 
-    def cached(self, day: int) -> bytes | None:
-        """The salt of `day` if this process has it already (no await on the hot path)."""
-        return self._salt if day == self._day else None
-
     async def get(self, day: int) -> bytes:
         if day == self._day:
             return self._salt

@@ -87,11 +87,17 @@ class EventCollector(Collector):
 class RouteStats:
     """One (route, method)'s requests: counts by status, latency per bucket (not cumulative), +Inf, sum."""
 
-    __slots__ = ("counts", "slots")
+    __slots__ = ("buckets", "counts", "slots")
 
-    def __init__(self, buckets: int) -> None:
+    def __init__(self, buckets: tuple[float, ...]) -> None:
+        self.buckets = buckets
         self.counts: dict[int, int] = {}
-        self.slots = [0.0] * (buckets + 2)
+        self.slots = [0.0] * (len(buckets) + 2)
+
+    def observe(self, status: int, seconds: float) -> None:
+        self.counts[status] = self.counts.get(status, 0) + 1
+        self.slots[bisect.bisect_left(self.buckets, seconds)] += 1  # `le` is inclusive
+        self.slots[-1] += seconds
 
 
 class HttpCollector(Collector):
@@ -112,14 +118,8 @@ class HttpCollector(Collector):
         key = (route, method if method in HTTP_METHODS else "other")
         found = self.routes.get(key)
         if found is None:
-            found = self.routes[key] = RouteStats(len(self.BUCKETS))
+            found = self.routes[key] = RouteStats(self.BUCKETS)
         return found
-
-    def observe(self, route: str, method: str, status: int, seconds: float) -> None:
-        table = self.stats(route, method)
-        table.counts[status] = table.counts.get(status, 0) + 1
-        table.slots[bisect.bisect_left(self.BUCKETS, seconds)] += 1  # `le` is inclusive
-        table.slots[-1] += seconds
 
     def describe(self) -> Iterator[Metric]:
         return iter(())  # label sets appear as requests come in
@@ -180,10 +180,6 @@ class Metrics:
         counts[key] = counts.get(key, 0) + 1
         if result == "failed":
             self.last_failed_event = time.time()
-
-    def request(self, route: str, method: str, status: int, seconds: float) -> None:
-        """Count one HTTP request by route template; odd methods share one label."""
-        self.http.observe(route, method, status, seconds)
 
     def event_counts(self) -> dict[str, dict[str, int]]:
         """Events so far by result, then kind."""

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from bisect import bisect_left
 from pathlib import Path
 
 from aiohttp import hdrs, web
@@ -105,7 +104,6 @@ class Routes:
         metrics = self.metrics
         origins = self.cors_origins
         table = metrics.http.stats(route, method) if method is not None else None
-        buckets = metrics.http.BUCKETS
         ok_level, other_level = levels(route)
         perf_counter = time.perf_counter
 
@@ -149,13 +147,7 @@ class Routes:
                 raise
             finally:
                 seconds = perf_counter() - started
-                if table is None:
-                    metrics.request(route, request.method, status, seconds)
-                else:
-                    table.counts[status] = table.counts.get(status, 0) + 1
-                    slots = table.slots
-                    slots[bisect_left(buckets, seconds)] += 1  # `le` is inclusive
-                    slots[-1] += seconds
+                (table if table is not None else metrics.http.stats(route, request.method)).observe(status, seconds)
                 level = ok_level if status < 300 else other_level
                 if access_log.isEnabledFor(level):
                     log_request(level, request.method, route, rid, status, seconds)

@@ -25,7 +25,8 @@ from .config import Settings
 from .domain.catalog import Catalog
 from .domain.engagement import Engagement, EventPolicy
 from .domain.flusher import Flusher, Hook
-from .domain.related_service import RelatedConfig, RelatedService
+from .domain.related_build import RelatedConfig
+from .domain.related_service import RelatedService
 from .domain.reports import Reports
 from .metrics import Metrics
 from .storage import schema
@@ -107,12 +108,13 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
 async def related_ctx(app: web.Application) -> AsyncIterator[None]:
     catalog = app[K.CATALOG]
     related = RelatedService(
-        RelatedIndex(app[K.REDIS]), RelatedConfig.from_settings(app[K.SETTINGS]), reindex=catalog.reindex
+        RelatedIndex(app[K.REDIS]), RelatedConfig.from_settings(app[K.SETTINGS]), reindex=catalog.reindex,
+        load_article=app[K.STORE].get_article,
     )
-    await related.refresh_stats()
+    await related.indexer.refresh_stats()
     app[K.RELATED] = related
-    catalog.bulk_listeners.append(related.on_articles)
-    task = asyncio.create_task(related.run(app[K.STORE]))  # rebuilds a lost index, drains queued builds
+    catalog.bulk_listeners.append(related.indexer.on_articles)
+    task = asyncio.create_task(related.indexer.run(app[K.STORE]))  # rebuilds a lost index, drains queued builds
     try:
         yield
     finally:

@@ -60,15 +60,21 @@ class Settings(BaseSettings):
     ops_refresh_s: float = Field(5.0, gt=0)  # how often the dashboard polls
 
     # related news
-    related_min_score: float = 0.15
-    related_gate_max_df: float = 0.10
+    related_term_weight: float = Field(1.0, ge=0)  # S = term_weight * S_terms + tag_weight * S_tags
+    related_tag_weight: float = Field(0.2, ge=0)
+    related_recency_weight: float = Field(1.0, ge=0)  # storage key = S * (1 + recency_weight * R)
+    related_half_life_days: float = Field(60.0, gt=0)  # R halves this far from the query's publish time
+    related_popularity_weight: float = Field(0.3, ge=0)
+    related_mmr_lambda: float = Field(0.85, ge=0, le=1)  # 1: no diversity reordering
+    related_max_terms: int = Field(25, ge=1, le=100)  # salient terms kept per article
+    related_query_terms: int = Field(12, ge=0, le=100)  # heaviest terms whose postings a list build reads
+    related_title_weight: int = Field(2, ge=1, le=10)  # a title word counts this many summary words
+    related_language: str = "english"  # Snowball stemmer
+    related_gate_max_df: float = Field(0.10, gt=0, le=1)  # tags and terms on more articles are not scanned
     related_gate_min_catalog: int = 300
-    related_half_life_days: float = 14.0
-    related_popularity_weight: float = 0.3
-    related_mmr_lambda: float = 0.7
-    related_near_duplicate: float = 0.9
     related_candidates: int = 50
-    related_per_tag_cap: int = 200
+    related_per_tag_cap: int = 200  # postings nearest in time read per tag
+    related_per_term_cap: int = Field(100, ge=1)  # and per term
     related_cache_s: float = 30.0
     related_cache_entries: int = Field(5000, ge=1)  # articles whose answers and candidate ids are kept
     related_fallback_days: float = Field(7.0, gt=0)  # "recent" for the most-read fallback

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import Any
+
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..appkeys import RELATED, SETTINGS
-from ..domain.articles import ARTICLE_ID, normalise_tags
+from ..domain.articles import ARTICLE_ID, normalise_tags, rfc3339
 from ..domain.errors import InvalidInput
+from ..domain.related_service import RelatedList
 from .edge import routes
 from .parsing import decode_json, read_body, validate
 
@@ -20,6 +27,8 @@ class PreviewIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     tags: list[str] = Field(default_factory=list, max_length=200)
+    title: str = Field("", max_length=500)
+    summary: str | None = Field(None, max_length=2000)
     exclude: list[str] = Field(default_factory=list, max_length=200)
     limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
 
@@ -49,6 +58,25 @@ def query_limit(request: web.Request) -> int:
     return limit
 
 
+def payload(found: RelatedList) -> dict[str, Any]:
+    """The JSON shape of a related list."""
+    items = []
+    for item in found.related:
+        data = asdict(item)
+        data["published_at"] = rfc3339(datetime.fromtimestamp(item.published_at, UTC))
+        items.append(data)
+    out: dict[str, Any] = {"related": items}
+    if found.article_id is not None:
+        out = {"article_id": found.article_id, **out}
+    return out
+
+
+def render(found: RelatedList) -> tuple[bytes, str]:
+    """JSON bytes and their strong ETag."""
+    body = json.dumps(payload(found), ensure_ascii=False, separators=(",", ":")).encode()
+    return body, '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+
+
 def etag_matches(header: str | None, etag: str) -> bool:
     """True if `If-None-Match` names this ETag (weak or strong) or is `*`."""
     if not header:
@@ -59,20 +87,21 @@ def etag_matches(header: str | None, etag: str) -> bool:
 async def related(request: web.Request) -> web.Response:
     limit = query_limit(request)
     found = await request.app[RELATED].related(request.match_info["article_id"], limit)
+    body, etag = render(found)
     headers = {
         "Cache-Control": f"public, max-age={int(request.app[SETTINGS].related_cache_s)}",
-        "ETag": found.etag,
+        "ETag": etag,
     }
-    if etag_matches(request.headers.get("If-None-Match"), found.etag):
+    if etag_matches(request.headers.get("If-None-Match"), etag):
         return web.Response(status=304, headers=headers)
-    return web.Response(body=found.body, content_type="application/json", headers=headers)
+    return web.Response(body=body, content_type="application/json", headers=headers)
 
 
 async def preview(request: web.Request) -> web.Response:
     raw = decode_json(await read_body(request, request.app[SETTINGS].max_public_body))
     body = validate(PreviewIn, raw)
-    found = await request.app[RELATED].preview(body.tags, body.exclude, body.limit)
-    return web.json_response(found, headers={"Cache-Control": "no-store"})
+    found = await request.app[RELATED].preview(body.tags, body.title, body.summary, body.exclude, body.limit)
+    return web.json_response(payload(found), headers={"Cache-Control": "no-store"})
 
 
 def setup(app: web.Application) -> None:

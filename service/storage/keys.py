@@ -104,6 +104,16 @@ def related_tag(tag: str) -> str:
     return f"{PREFIX}:rel:tag:{tag}"
 
 
+def related_term(term: str) -> str:
+    """Sorted set article -> publish time of published articles with a salient term (no TTL; rebuilt)."""
+    return f"{PREFIX}:rel:term:{term}"
+
+
+def related_term_df() -> str:
+    """Hash term -> number of published articles it is salient in (no TTL; rebuilt; read per build, never whole)."""
+    return f"{PREFIX}:rel:tdf"
+
+
 def related_section(section: str) -> str:
     """Sorted set of the newest published articles of a section by publish time (no TTL; capped, rebuilt)."""
     return f"{PREFIX}:rel:sec:{section}"
@@ -120,7 +130,8 @@ def related_df() -> str:
 
 
 def related_docs(shard: int) -> str:
-    """Hash article -> "published\\x1fsection\\x1ftags..." of a shard's published articles; HLENs sum to N (no TTL)."""
+    """Hash article -> "published\\x1fsection\\x1ftags...\\x1eterm count ..." of a shard's published articles;
+    HLENs sum to N (no TTL)."""
     return f"{_tag(shard)}:rel:docs"
 
 

@@ -24,6 +24,8 @@ from . import keys
 
 SEP = "\x1f"  # never inside a tag or section key: both are whitespace-normalised
 SEP_BYTES = SEP.encode()
+TERMS_SEP = "\x1e"  # before the terms of a docs entry: "stem count stem count" (stems hold no spaces)
+TERMS_SEP_BYTES = TERMS_SEP.encode()
 PIPELINE_WORK = 5_000  # ids (or query times) a bulk-build pipeline carries: Redis answers it well within
 # the client's socket timeout even at a million articles, other clients get a turn in between, and
 # packing one holds this process's event loop for a few ms (20,000: tens of ms, bench/import_stall.py)
@@ -130,13 +132,20 @@ POPULARITY_FIELDS = (b"view\t", *(f"share\t{n}".encode() for n in NETWORKS))
 
 def encode_doc(doc: Doc) -> str:
     """The docs-hash entry of a published article."""
-    return SEP.join([str(doc.published_at), doc.section, *sorted(doc.tags)])
+    terms = " ".join(f"{t} {c}" for t, c in doc.terms)
+    return SEP.join([str(doc.published_at), doc.section, *sorted(doc.tags)]) + TERMS_SEP + terms
+
+
+def decode_terms(raw: str) -> tuple[tuple[str, int], ...]:
+    words = raw.split()
+    return tuple(zip(words[0::2], map(int, words[1::2]), strict=True))
 
 
 def decode_doc(article_id: str, raw: bytes | str) -> Doc:
     text = raw.decode() if isinstance(raw, bytes) else raw
-    published, section, *tags = text.split(SEP)
-    return Doc(article_id, frozenset(tags), int(published), section)
+    head, _sep, terms = text.partition(TERMS_SEP)  # an entry written before terms existed has none
+    published, section, *tags = head.split(SEP)
+    return Doc(article_id, frozenset(tags), int(published), section, terms=decode_terms(terms))
 
 
 @dataclass(frozen=True)
@@ -187,6 +196,8 @@ class Candidate(NamedTuple):
     tags: tuple[str, ...]  # tag keys; () when it is no longer indexed
     indexed: bool
     built: int  # the sequence its list was built at; 0 when queued or never built
+    published_at: int = 0
+    terms: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -208,6 +219,7 @@ class QueryRead:
     pending: int | None
     candidates: list[str]
     metas: dict[str, Meta | None] = field(default_factory=dict)
+    keys: dict[str, int] = field(default_factory=dict)  # candidate -> storage key
 
 
 def _sha(script: str) -> str:
@@ -258,8 +270,8 @@ def _bounded(items: Sequence[T], size: Callable[[T], int], limit: int = PIPELINE
 def _queue_near(tags: list[str], around: Mapping[str, Sequence[int]], k: int, with_seq: bool, pipe: Any) -> None:
     if with_seq:  # read before the postings: the build has seen everything up to it
         pipe.get(keys.related_seq())
-    for tag in tags:
-        pipe.evalsha(_sha(NEAR), 1, keys.related_tag(tag), k, *around[tag])
+    for key in tags:
+        pipe.evalsha(_sha(NEAR), 1, key, k, *around[key])
 
 
 def _text(value: Any) -> str:
@@ -281,11 +293,12 @@ def _meta(article_id: str, values: Sequence[Any], totals: Sequence[Any] | None =
 class _Writes:
     """The index writes of a batch of changes, grouped by key."""
 
-    untagged: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    untagged: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))  # postings key -> ids
     unsectioned: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     gone: list[str] = field(default_factory=list)
-    tagged: dict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(dict))
+    tagged: dict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(dict))  # postings key -> ids
     df: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    term_df: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     capped: dict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(dict))  # recent, sections
     unbuilt: dict[int, dict[str, int]] = field(default_factory=lambda: defaultdict(dict))
 
@@ -293,18 +306,27 @@ class _Writes:
         a, old, new = change.article_id, change.old, change.new
         old_tags = old.tags if old else frozenset()
         new_tags = new.tags if new else frozenset()
+        old_terms = {t for t, _c in old.terms} if old else set()
+        new_terms = {t for t, _c in new.terms} if new else set()
         for tag in old_tags - new_tags:
-            self.untagged[tag].append(a)
+            self.untagged[keys.related_tag(tag)].append(a)
             self.df[tag] -= 1
+        for term in old_terms - new_terms:
+            self.untagged[keys.related_term(term)].append(a)
+            self.term_df[term] -= 1
         if old and old.section and (new is None or new.section != old.section):
             self.unsectioned[old.section].append(a)
         if new is None:
             self.gone.append(a)
             return
         for tag in new_tags:
-            self.tagged[tag][a] = new.published_at
+            self.tagged[keys.related_tag(tag)][a] = new.published_at
+        for term in new_terms:
+            self.tagged[keys.related_term(term)][a] = new.published_at
         for tag in new_tags - old_tags:
             self.df[tag] += 1
+        for term in new_terms - old_terms:
+            self.term_df[term] += 1
         self.capped[keys.related_recent()][a] = new.published_at
         if new.section:
             self.capped[keys.related_section(new.section)][a] = new.published_at
@@ -357,8 +379,8 @@ class RelatedIndex:
         for change in changes:
             w.add(change, queued)
         async with self.redis.pipeline(transaction=False) as pipe:
-            for tag, ids in sorted(w.untagged.items()):
-                pipe.zrem(keys.related_tag(tag), *ids)
+            for key, ids in sorted(w.untagged.items()):
+                pipe.zrem(key, *ids)
             for section, ids in sorted(w.unsectioned.items()):
                 pipe.zrem(keys.related_section(section), *ids)
             for a in w.gone:
@@ -367,12 +389,14 @@ class RelatedIndex:
                 pipe.hdel(keys.related_built(keys.shard_of(a)), a)
                 pipe.zrem(keys.related_pending(), a)
                 pipe.zrem(keys.related_pending_order(), a)
-            for tag, posted in sorted(w.tagged.items()):
-                pipe.zadd(keys.related_tag(tag), posted)
+            for key, posted in sorted(w.tagged.items()):
+                pipe.zadd(key, posted)
             marks = []
             for tag, delta in sorted(w.df.items()):
                 marks.append((len(pipe), tag))
                 pipe.hincrby(keys.related_df(), tag, delta)
+            for term, delta in sorted(w.term_df.items()):
+                pipe.hincrby(keys.related_term_df(), term, delta)
             for key, posted in sorted(w.capped.items()):
                 pipe.zadd(key, posted)
                 pipe.zremrangebyrank(key, 0, -(recent_cap + 1))
@@ -394,12 +418,11 @@ class RelatedIndex:
                 pipe.zrem(keys.related_candidates(owner.decode()), article_id)
             await pipe.execute()
 
-    async def pool(self, tags: Iterable[str], around: int, per_tag: int) -> tuple[int, dict[bytes, int]]:
-        """(index sequence, articles -> publish time): per tag the `per_tag` nearest in time to `around`."""
+    async def pool(self, postings: Iterable[str], around: int, per_tag: int) -> tuple[int, dict[bytes, int]]:
+        """(index sequence, articles -> publish time): per postings key the `per_tag` nearest in time to `around`."""
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.get(keys.related_seq())  # read before the postings: the build has seen everything up to it
-            for tag in sorted(tags):
-                key = keys.related_tag(tag)
+            for key in sorted(postings):
                 # raw WITHSCORES replies: redis-py's per-score float callbacks cost more than the read
                 pipe.execute_command("ZREVRANGEBYSCORE", key, around, "-inf", "WITHSCORES", "LIMIT", 0, per_tag)
                 pipe.execute_command("ZRANGEBYSCORE", key, f"({around}", "+inf", "WITHSCORES", "LIMIT", 0, per_tag)
@@ -459,8 +482,13 @@ class RelatedIndex:
                 replies = await pipe.execute()
             for n, (_shard, ids) in enumerate(part):
                 for a, raw, built in zip(ids, replies[2 * n], replies[2 * n + 1], strict=True):
-                    tags = tuple(map(tag, raw.split(SEP_BYTES)[2:])) if raw is not None else ()
-                    out[a] = Candidate(a.decode(), tags, raw is not None, int(built or 0))
+                    if raw is None:
+                        out[a] = Candidate(a.decode(), (), False, int(built or 0))
+                        continue
+                    head, _sep, terms = raw.partition(TERMS_SEP_BYTES)
+                    fields = head.split(SEP_BYTES)
+                    out[a] = Candidate(a.decode(), tuple(map(tag, fields[2:])), True, int(built or 0),
+                                       int(fields[0]), decode_terms(terms.decode()))
         return out
 
     def _tag(self, raw: bytes) -> str:
@@ -497,13 +525,14 @@ class RelatedIndex:
             pipe.hexists(keys.related_docs(shard), article_id)
             pipe.hget(keys.related_built(shard), article_id)
             pipe.zscore(keys.related_pending(), article_id)
-            pipe.zrevrange(keys.related_candidates(article_id), 0, -1)
+            pipe.execute_command("ZREVRANGE", keys.related_candidates(article_id), 0, -1, "WITHSCORES")
             self._queue_meta(pipe, hinted, known)
             replies = await pipe.execute()
         meta, indexed, built, pending, members = replies[:5]
+        listed = {m.decode(): k for m, k in _pairs(members)}
         return QueryRead(_meta(article_id, meta), bool(indexed), int(built) if built is not None else None,
-                         int(pending) if pending is not None else None, [m.decode() for m in members],
-                         self._parse_meta(hinted, known, replies[5:]))
+                         int(pending) if pending is not None else None, list(listed),
+                         self._parse_meta(hinted, known, replies[5:]), listed)
 
     async def metadata(self, article_ids: Sequence[str], known: Container[str] = ()) -> dict[str, Meta | None]:
         """Article hash and popularity inputs (except for the `known` ones) of each article, in one round trip."""
@@ -557,6 +586,19 @@ class RelatedIndex:
                 pipe.hlen(keys.related_docs(shard))
             sizes = await pipe.execute()
         return df, {shard: int(n) for shard, n in enumerate(sizes)}
+
+    async def term_df(self, terms: Iterable[str]) -> dict[str, int]:
+        """Document frequencies of some terms (bounded pipelines; the vocabulary is never read whole)."""
+        wanted = sorted(set(terms))
+        out: dict[str, int] = {}
+        for part in _bounded([wanted[i : i + 500] for i in range(0, len(wanted), 500)], len):
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for chunk in part:
+                    pipe.hmget(keys.related_term_df(), chunk)
+                replies = await pipe.execute()
+            for chunk, values in zip(part, replies, strict=True):
+                out.update((t, int(v)) for t, v in zip(chunk, values, strict=True) if v is not None)
+        return out
 
     async def add_pending(self, docs: Sequence[Doc], seq: int, bulk_ttl_s: int) -> None:
         """Queue list builds (indexed at `seq`) and tell builders a bulk import is under way (atomically:

@@ -1,0 +1,328 @@
+"""Related news, the write side: keeps the index in step with the catalog and builds candidate lists.
+
+An article put alone is indexed and its list built at once, and it is pushed into the lists of
+neighbours built before it was indexed (the index sequence tells which). A bulk batch is indexed and
+queued; the builder drains the queue in bounded batches once imports are quiet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+from ..config import Settings
+from ..storage import keys
+from ..storage.related_index import Build, Candidate, Change, RelatedIndex
+from ..storage.sqlite_store import SqliteStore
+from .articles import Article, tag_key
+from .related import Doc, Idf, Query, Rules, best, nearest_span, query_terms, select_terms
+from .text import term_counts
+
+log = logging.getLogger(__name__)
+STORE_BATCH = 250  # lists per write pipeline
+BUILD_SLICE = 5  # lists computed between two yields to the event loop
+INGEST_SLICE = 50  # articles indexed per pipeline when a bulk batch arrives
+KNOWN_MAX = 1_500_000  # articles a bulk drain keeps decoded
+
+
+@dataclass(frozen=True)
+class RelatedConfig:
+    """Serving and building knobs around the ranking rules."""
+
+    rules: Rules = field(default_factory=Rules)
+    candidates: int = 50
+    per_tag_cap: int = 200
+    per_term_cap: int = 100
+    language: str = "english"
+    cache_s: float = 30.0
+    cache_entries: int = 5000
+    recent_cap: int = 2000
+    fallback_pool: int = 50
+    inline_batch: int = 20
+    build_batch: int = 5000
+    bulk_quiet_s: int = 30
+    stats_refresh_s: float = 30.0
+
+    @classmethod
+    def from_settings(cls, s: Settings) -> RelatedConfig:
+        rules = Rules(
+            term_weight=s.related_term_weight, tag_weight=s.related_tag_weight,
+            recency_weight=s.related_recency_weight, half_life_days=s.related_half_life_days,
+            popularity_weight=s.related_popularity_weight, mmr_lambda=s.related_mmr_lambda,
+            max_terms=s.related_max_terms, query_terms=s.related_query_terms, title_weight=s.related_title_weight,
+            gate_max_df=s.related_gate_max_df, gate_min_catalog=s.related_gate_min_catalog,
+            fallback_days=s.related_fallback_days,
+        )
+        return cls(
+            rules, candidates=s.related_candidates, per_tag_cap=s.related_per_tag_cap,
+            per_term_cap=s.related_per_term_cap, language=s.related_language, cache_s=s.related_cache_s,
+            cache_entries=s.related_cache_entries, recent_cap=s.related_recent_cap,
+            fallback_pool=s.related_fallback_pool, inline_batch=s.related_inline_batch,
+            build_batch=s.related_build_batch, bulk_quiet_s=s.related_bulk_quiet_s,
+        )
+
+
+def doc_of(article: Article, rules: Rules, language: str = "english") -> Doc:
+    """An article as the index sees it, with every term of its title and summary (select_terms trims them)."""
+    counts = term_counts(article.title, article.summary, rules.title_weight, language)
+    return Doc(article.id, frozenset(article.tag_keys), int(article.published_at.timestamp()),
+               tag_key(article.section or ""), terms=tuple(sorted(counts.items())))
+
+
+def postings_keys(doc: Doc, tag_idf: Idf, term_idf: Idf, rules: Rules) -> list[tuple[str, bool]]:
+    """(postings key, is a term) a build of `doc` reads: its uncommon tags and heaviest terms."""
+    out = [(keys.related_tag(t), False) for t in tag_idf.scanned(doc.tags, rules)]
+    return out + [(keys.related_term(t), True) for t in query_terms(doc.terms, term_idf, rules)]
+
+
+class _Known:
+    """Articles found in postings, read at one index sequence, and the term frequencies read with them."""
+
+    def __init__(self, seq: int, idf: Idf) -> None:
+        self.seq = seq
+        self.idf = idf
+        self.found: dict[bytes, Candidate] = {}
+        self.docs: dict[bytes, Doc] = {}
+        self.term_df: dict[str, int] = {}
+        self.vectors: dict[str, dict[str, float]] = {}
+        self.gone: set[str] = set()  # in the postings, no longer indexed
+
+    def add(self, found: dict[bytes, Candidate]) -> None:
+        self.found.update(found)
+        self.docs.update({a: Doc(c.article_id, frozenset(c.tags), c.published_at, terms=c.terms)
+                          for a, c in found.items()})
+        self.gone.update(c.article_id for c in found.values() if not c.indexed)
+
+    def missing_terms(self, docs: Iterable[Doc]) -> set[str]:
+        return {t for d in docs for t, _c in d.terms if t not in self.term_df}
+
+
+class RelatedIndexer:
+    """The related-news index (writes, statistics) and its list builds."""
+
+    def __init__(self, index: RelatedIndex, config: RelatedConfig, on_change: Callable[[], None]) -> None:
+        self.index = index
+        self.config = config
+        self.on_change = on_change  # the read side's caches are stale
+        self._df: dict[str, int] = {}
+        self._sizes: dict[int, int] = {}
+        self._idf: Idf | None = None
+        self._known: _Known | None = None
+        self._lock = asyncio.Lock()
+        self.wake = asyncio.Event()
+
+    # ---- statistics -------------------------------------------------------------------------
+
+    def idf(self) -> Idf:
+        """Tag weights from the in-process copy of the document frequencies (memoised until they change)."""
+        if self._idf is None:
+            self._idf = Idf(self._df, sum(self._sizes.values()))
+        return self._idf
+
+    async def term_idf(self, terms: Iterable[str], known: dict[str, int] | None = None) -> Idf:
+        """Term weights over the same catalog size, with the frequencies of `terms` read from Redis."""
+        df = {} if known is None else known
+        missing = {t for t in terms if t not in df}
+        if missing:
+            df.update(await self.index.term_df(missing))
+            df.update((t, 0) for t in missing if t not in df)
+        return Idf(df, self.idf().n)
+
+    async def refresh_stats(self) -> None:
+        """Reload tag frequencies written by other processes."""
+        df, sizes = await self.index.stats()
+        if (df, sizes) != (self._df, self._sizes):
+            self._df, self._sizes, self._idf = df, sizes, None
+
+    # ---- writes -----------------------------------------------------------------------------
+
+    async def on_articles(self, articles: list[Article]) -> None:
+        """Catalog hook: index a batch; build a small one now, queue a big one for the builder."""
+        if not articles:
+            return
+        rules, language = self.config.rules, self.config.language
+        latest = list({a.id: (doc_of(a, rules, language) if a.published else None) for a in articles}.items())
+        defer = len(latest) > self.config.inline_batch
+        for start in range(0, len(latest), INGEST_SLICE):  # a few ms of work per slice: requests get in between
+            await self.ingest(latest[start : start + INGEST_SLICE], defer=defer)
+
+    async def ingest(self, entries: Iterable[tuple[str, Doc | None]], defer: bool, bulk: bool = True) -> None:
+        """Index articles (None: unpublished; terms are trimmed to the salient ones here), then build
+        their lists or queue them (`bulk`: and hold builders back while the import goes on)."""
+        entries = await self._salient(list(entries))
+        olds = await self.index.swap(entries)
+        changes = [(a, old, new) for (a, new), old in zip(entries, olds, strict=True) if old != new]
+        self.on_change()
+        if not changes:
+            return
+        applied = await self.index.apply([Change(*c) for c in changes], self.config.recent_cap, queued=defer)
+        self._df.update(applied.df)
+        self._sizes.update(applied.shard_sizes)
+        self._idf = None
+        for _a, old, new in changes:
+            if new is None and old is not None:
+                await self._unlist(old)
+        built = [new for _a, _old, new in changes if new is not None]
+        if defer:
+            await self.index.add_pending(built, applied.seq, self.config.bulk_quiet_s if bulk else 0)
+            self.wake.set()
+            return
+        if built:
+            await self.build_many([(doc, applied.seq) for doc in built])
+
+    async def _salient(self, entries: list[tuple[str, Doc | None]]) -> list[tuple[str, Doc | None]]:
+        """Keep each article's `max_terms` most salient terms, weighed by the catalog's frequencies."""
+        idf = await self.term_idf({t for _a, d in entries if d for t, _c in d.terms})
+        rules = self.config.rules
+        return [(a, d._replace(terms=select_terms(dict(d.terms), idf, rules)) if d else None) for a, d in entries]
+
+    async def _unlist(self, old: Doc) -> None:
+        idf = await self.term_idf(t for t, _c in old.terms)
+        owners = [k for k, _t in postings_keys(old, self.idf(), idf, self.config.rules)]
+        _seq, pool = await self.index.pool(owners, old.published_at, self.config.per_tag_cap)
+        await self.index.unlist(old.article_id, pool)
+
+    async def build_many(self, todo: Sequence[tuple[Doc, int]]) -> None:
+        """Build lists of (article, sequence it was indexed at), in one read of the postings they need.
+
+        Per uncommon tag and heavy term, each article's pool is the postings nearest in time (`per_tag_cap`
+        and `per_term_cap`); its list is the best `candidates` of the pool by storage key. Articles close in
+        time share most postings, so a batch in publish-time order reads each about once.
+        """
+        tag_idf, rules, cfg = self.idf(), self.config.rules, self.config
+        known = self._known
+        term_df = known.term_df if known is not None and known.idf is tag_idf else {}
+        query_idf = await self.term_idf({t for d, _i in todo for t, _c in d.terms}, term_df)
+        scanned = [postings_keys(doc, tag_idf, query_idf, rules) for doc, _i in todo]
+        around: dict[str, list[int]] = defaultdict(list)
+        for (doc, _i), ks in zip(todo, scanned, strict=True):
+            for key, _term in ks:
+                around[key].append(doc.published_at)
+        seq, found = await self.index.postings({k: sorted(v) for k, v in around.items()},
+                                               max(cfg.per_tag_cap, cfg.per_term_cap))
+        known = self._known_at(seq, tag_idf)
+        known.term_df.update(term_df)
+        known.add(await self.index.candidates({m for members, _t in found.values() for m in members
+                                               if m not in known.found}))
+        term_idf = await self.term_idf(known.missing_terms(known.docs.values()), known.term_df)
+        builds: list[Build] = []
+        storing: asyncio.Task[None] | None = None
+        try:
+            for n, ((doc, indexed), ks) in enumerate(zip(todo, scanned, strict=True), 1):
+                builds.append(self._computed(doc, indexed, [(found[k], t) for k, t in ks if k in found], known,
+                                             term_idf))
+                if n % BUILD_SLICE == 0:
+                    await asyncio.sleep(0)  # a few ms a list: requests get in between
+                if len(builds) >= STORE_BATCH:
+                    if storing is not None:
+                        await storing
+                    storing = asyncio.create_task(self.index.store(builds, seq, cfg.candidates))
+                    builds = []
+                    await asyncio.sleep(0)  # let it send: Redis writes these while the next ones are computed
+        finally:
+            if storing is not None:
+                await storing
+        if builds:
+            await self.index.store(builds, seq, cfg.candidates)
+
+    def _computed(self, doc: Doc, indexed: int, postings: list[tuple[tuple[list[bytes], list[int]], bool]],
+                  known: _Known, term_idf: Idf) -> Build:
+        """An article's list from its postings, and pushes into neighbours built before it was indexed."""
+        pool: set[bytes] = set()
+        for (members, times), is_term in postings:
+            start, end = nearest_span(times, doc.published_at, self.config.per_term_cap if is_term
+                                      else self.config.per_tag_cap)
+            pool.update(members[start:end])
+        query = Query(doc, known.idf, term_idf, self.config.rules, known.vectors)
+        skip = {doc.article_id, *known.gone}
+        ids: list[str] = []
+        scores: list[int] = []
+        pushes: list[tuple[str, int]] = []
+        for member in pool:
+            c = known.found[member]
+            if c.article_id in skip:
+                continue
+            key = query.key(known.docs[member])
+            ids.append(c.article_id)
+            scores.append(key)
+            if key > 0 and 0 < c.built < indexed:
+                pushes.append((c.article_id, key))
+        return Build(doc.article_id, best(ids, scores, self.config.candidates, skip), pushes)
+
+    def _known_at(self, seq: int, idf: Idf) -> _Known:
+        """Candidates read earlier at the same index sequence and weights (a bulk drain reads the same
+        articles batch after batch); a fresh cache once either changed."""
+        known = self._known
+        if known is None or known.seq != seq or known.idf is not idf or len(known.found) > KNOWN_MAX:
+            known = self._known = _Known(seq, idf)
+        return known
+
+    async def build_pending(self, batch: int | None = None, unless_bulk: bool = False) -> int:
+        """Build up to `batch` queued lists, the earliest published first; returns how many were taken.
+
+        `unless_bulk`: none while a bulk import is running (its later batches are not indexed yet).
+        """
+        async with self._lock:
+            queued = await self.index.pending(batch or self.config.build_batch, unless_bulk)
+            states = await self.index.pool_state([a.encode() for a, _s in queued])
+            todo = []
+            for article_id, seq in queued:
+                doc = states[article_id.encode()].doc
+                if doc is None:
+                    await self.index.done(article_id, seq)
+                else:
+                    todo.append((doc, seq))
+            todo.sort(key=lambda item: item[0].published_at)
+            if todo:
+                await self.build_many(todo)
+            if queued:
+                self.on_change()
+            else:
+                self._known = None
+            return len(queued)
+
+    async def rebuild_if_empty(self, store: SqliteStore, batch: int = 1000) -> int:
+        """Index the whole catalog from SQLite when Redis lost the related index; lists are queued."""
+        if await self.index.ready():
+            return 0
+        count = 0
+        rules, language = self.config.rules, self.config.language
+        async for articles in store.iter_articles(batch):
+            await self.ingest([(a.id, doc_of(a, rules, language) if a.published else None) for a in articles],
+                              True, bulk=False)
+            count += len(articles)
+        await self.index.mark_ready()
+        if count:
+            log.info("related index rebuilt from SQLite: %d articles indexed, lists queued", count)
+        return count
+
+    async def run(self, store: SqliteStore, idle_s: float = 1.0) -> None:
+        """Owned background task: rebuild a lost index, drain queued builds, refresh frequencies."""
+        loop = asyncio.get_running_loop()
+        refresh_at = loop.time() + self.config.stats_refresh_s
+        failing = False
+        while True:
+            built = 0
+            try:
+                await self.rebuild_if_empty(store)  # one EXISTS a step: notices a loss while running
+                built = await self.build_pending(unless_bulk=True)
+                if loop.time() >= refresh_at:
+                    refresh_at = loop.time() + self.config.stats_refresh_s
+                    await self.refresh_stats()
+                if failing:
+                    log.info("related builder recovered")
+                    failing = False
+            except Exception as exc:
+                if not failing:  # once per outage, not once per step
+                    log.warning("related builder step failed (%s: %s); retrying until it works",
+                                type(exc).__name__, exc)
+                    failing = True
+            if not built:
+                self.wake.clear()
+                with contextlib.suppress(TimeoutError):  # not wait_for: on 3.11 it can swallow a cancel
+                    async with asyncio.timeout(idle_s):
+                        await self.wake.wait()

@@ -163,8 +163,8 @@ class RelatedIndexer:
         self._df.update(applied.df)
         self._sizes.update(applied.shard_sizes)
         self._idf = None
-        for _a, old, new in changes:
-            if new is None and old is not None:
+        for _a, old, new in changes:  # pulled or re-featured: off the lists that had it (pushes re-add it)
+            if old is not None and (new is None or (old.tags, old.terms) != (new.tags, new.terms)):
                 await self._unlist(old)
         built = [new for _a, _old, new in changes if new is not None]
         if defer:

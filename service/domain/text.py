@@ -41,7 +41,10 @@ def words(text: str) -> list[str]:
     """Lower-case words of `text` (NFKC, case-folded), without stop words, numbers or single letters."""
     out: list[str] = []
     for word in _WORD.findall(unicodedata.normalize("NFKC", text).casefold()):
-        word = word.replace("’", "'").split("'", 1)[0]  # "korea's" -> "korea"
+        word = word.replace("’", "'")
+        if word in STOP_WORDS:  # "don't", "isn't": whole, before the cut below
+            continue
+        word = word.split("'", 1)[0]  # "korea's" -> "korea"
         if len(word) > 1 and len(word) <= MAX_TERM_LEN and not word.isdigit() and word not in STOP_WORDS:
             out.append(word)
     return out
@@ -64,4 +67,4 @@ def term_counts(title: str, summary: str | None, title_weight: int = 2, language
 
 def title_key(title: str) -> str:
     """What two copies of one story share: the title's words, case-folded, punctuation and spacing dropped."""
-    return " ".join(_WORD.findall(unicodedata.normalize("NFKC", title).casefold()))
+    return " ".join(_WORD.findall(unicodedata.normalize("NFKC", title).casefold().replace("’", "'")))

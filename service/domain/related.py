@@ -36,6 +36,7 @@ class Rules:
     recency_weight: float = 1.0
     half_life_days: float = 60.0
     popularity_weight: float = 0.3
+    share_weight: float = 5.0  # popularity = views + share_weight * shares
     mmr_lambda: float = 0.85
     max_terms: int = 25
     query_terms: int = 12
@@ -227,7 +228,29 @@ def nearest_span(times: Sequence[int], around: int, k: int) -> tuple[int, int]:
     return pos - lo, pos + min(k - lo, len(times) - pos)
 
 
+def nearest(before: list[tuple[bytes, int]], after: list[tuple[bytes, int]], around: int,
+            k: int) -> list[tuple[bytes, int]]:
+    """The k entries nearest in time, from two lists that start at `around` and move away from it."""
+    if len(before) + len(after) <= k:
+        return before + after
+    out: list[tuple[bytes, int]] = []
+    i = j = 0
+    while len(out) < k:
+        if j >= len(after) or (i < len(before) and around - before[i][1] <= after[j][1] - around):
+            out.append(before[i])
+            i += 1
+        else:
+            out.append(after[j])
+            j += 1
+    return out
+
+
 # ---- reads: popularity, duplicates, diversity, fallback ------------------------------------------
+
+
+def popularity(views: int, shares: int, rules: Rules) -> float:
+    """P's input: a share says more than a view."""
+    return float(views + rules.share_weight * shares)
 
 
 class Listed(NamedTuple):

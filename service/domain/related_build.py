@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 
 from ..config import Settings
 from ..storage import keys
-from ..storage.related_index import Build, Candidate, Change, RelatedIndex
+from ..storage.related_index import RelatedIndex
+from ..storage.related_records import Build, Candidate, Change
 from ..storage.sqlite_store import SqliteStore
 from .articles import Article, tag_key
-from .related import Doc, Idf, Query, Rules, best, nearest_span, query_terms, select_terms
+from .related import Doc, Idf, Query, Rules, best, nearest, nearest_span, query_terms, select_terms
 from .text import term_counts
 
 log = logging.getLogger(__name__)
@@ -180,10 +181,16 @@ class RelatedIndexer:
         rules = self.config.rules
         return [(a, d._replace(terms=select_terms(dict(d.terms), idf, rules)) if d else None) for a, d in entries]
 
+    async def pool(self, postings: list[str], around: int) -> dict[bytes, int]:
+        """Articles -> publish time: per postings key the `per_tag_cap` nearest in time to `around`."""
+        cap = self.config.per_tag_cap
+        _seq, found = await self.index.pool(postings, around, cap)
+        return {a: t for before, after in found for a, t in nearest(before, after, around, cap)}
+
     async def _unlist(self, old: Doc) -> None:
         idf = await self.term_idf(t for t, _c in old.terms)
         owners = [k for k, _t in postings_keys(old, self.idf(), idf, self.config.rules)]
-        _seq, pool = await self.index.pool(owners, old.published_at, self.config.per_tag_cap)
+        pool = await self.pool(owners, old.published_at)
         await self.index.unlist(old.article_id, pool)
 
     async def build_many(self, todo: Sequence[tuple[Doc, int]]) -> None:

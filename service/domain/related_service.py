@@ -10,12 +10,13 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
-from ..storage.related_index import Meta, QueryRead, RelatedIndex
+from ..storage.related_index import RelatedIndex
+from ..storage.related_records import Meta, QueryRead
 from .articles import Article, tag_key
 from .catalog import check_article_id
 from .clock import Clock, utcnow
 from .errors import Gone, NotFound
-from .related import DAY_S, Doc, Listed, Pick, fallback, rank, select_terms, shortlist
+from .related import DAY_S, Doc, Listed, Pick, Rules, fallback, popularity, rank, select_terms, shortlist
 from .related_build import RelatedConfig, RelatedIndexer, doc_of, postings_keys
 from .text import term_counts
 
@@ -91,7 +92,7 @@ class PopularityCache:
         self.ttl_s = ttl_s
         self.entries = entries
         self.monotonic = monotonic
-        self._items: OrderedDict[str, tuple[float, float]] = OrderedDict()
+        self._items: OrderedDict[str, tuple[float, tuple[int, int]]] = OrderedDict()  # expiry, (views, shares)
 
     def __contains__(self, article_id: object) -> bool:
         found = self._items.get(article_id) if isinstance(article_id, str) else None
@@ -103,23 +104,24 @@ class PopularityCache:
         for article_id, meta in metas.items():
             if meta is None:
                 continue
-            if meta.popularity is None:
+            if meta.views is None or meta.shares is None:
                 found = self._items.get(article_id)
-                metas[article_id] = replace(meta, popularity=found[1] if found else 0.0)
+                metas[article_id] = replace(meta, views=found[1][0] if found else 0, shares=found[1][1] if found else 0)
             elif self.ttl_s > 0:
-                self._items[article_id] = (expires, meta.popularity)
+                self._items[article_id] = (expires, (meta.views, meta.shares))
                 self._items.move_to_end(article_id)
         while len(self._items) > self.entries:
             self._items.popitem(last=False)
 
 
-def doc_from_meta(meta: Meta) -> Doc:
+def doc_from_meta(meta: Meta, rules: Rules) -> Doc:
     return Doc(meta.article_id, frozenset(tag_key(t) for t in meta.tags), meta.published_at,
-               tag_key(meta.section), meta.popularity or 0.0, meta.status == "published")
+               tag_key(meta.section), popularity(meta.views or 0, meta.shares or 0, rules),
+               meta.status == "published")
 
 
-def listed(meta: Meta, key: int) -> Listed:
-    return Listed(doc_from_meta(meta), key, meta.title, meta.url)
+def listed(meta: Meta, key: int, rules: Rules) -> Listed:
+    return Listed(doc_from_meta(meta, rules), key, meta.title, meta.url)
 
 
 class RelatedService:
@@ -159,7 +161,7 @@ class RelatedService:
         metas = dict(read.metas)
         metas.update(await self.index.metadata([c for c in read.candidates if c not in metas], self.popularity))
         self.popularity.fill(metas)
-        query = listed(meta, 0)
+        query = listed(meta, 0, self.config.rules)
         result = RelatedList(article_id, await self._choose(query, read.keys, metas, limit))
         self.cache.put(article_id, limit, read.candidates, result)
         return result
@@ -184,7 +186,7 @@ class RelatedService:
         term_idf = await indexer.term_idf(counts)
         query = Doc("", frozenset(tag_key(t) for t in tags), now, terms=select_terms(counts, term_idf, rules))
         owners = [k for k, _t in postings_keys(query, indexer.idf(), term_idf, rules)]
-        _seq, pool = await self.index.pool(owners, now, self.config.per_tag_cap)
+        pool = await indexer.pool(owners, now)
         skip = set(exclude)
         states = await self.index.pool_state([a for a, at in pool.items() if a.decode() not in skip and at <= now])
         docs = [s.doc for s in states.values() if s.doc is not None]
@@ -198,7 +200,7 @@ class RelatedService:
     async def _choose(self, query: Listed, keys: dict[str, int], metas: dict[str, Meta | None], limit: int,
                       exclude: frozenset[str] = frozenset(), display: Iterable[str] = ()) -> list[RelatedItem]:
         now, idf, rules = self._now(), self.indexer.idf(), self.config.rules
-        found = {a: listed(m, keys[a]) for a in keys if (m := metas.get(a)) is not None}
+        found = {a: listed(m, keys[a], rules) for a in keys if (m := metas.get(a)) is not None}
         picks = rank(query, found.values(), idf, rules, limit, now, exclude)
         windows = (now - rules.fallback_days * DAY_S, 0)  # recent first; then the newest of any age
         for oldest in windows:
@@ -208,8 +210,8 @@ class RelatedService:
                                                 self.config.fallback_pool + limit)
             metas.update(await self.index.metadata([a for a in ids if a not in metas], self.popularity))
             self.popularity.fill(metas)
-            pool = [listed(m, 0) for a in ids if (m := metas.get(a)) is not None]
-            chosen = [found[p.article_id] if p.article_id in found else listed(metas[p.article_id], 0)  # type: ignore[arg-type]
+            pool = [listed(m, 0, rules) for a in ids if (m := metas.get(a)) is not None]
+            chosen = [found[p.article_id] if p.article_id in found else listed(metas[p.article_id], 0, rules)  # type: ignore[arg-type]
                       for p in picks]
             picks += fallback(query, pool, chosen, limit - len(picks), now, idf, exclude)
         shown = {tag_key(t): t for t in [*display, *(metas[query.doc.article_id].tags  # type: ignore[union-attr]

@@ -6,14 +6,12 @@ articles go in pipelines.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import zlib
 from collections import defaultdict
 from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
 from redis.exceptions import NoScriptError
@@ -21,212 +19,33 @@ from redis.exceptions import NoScriptError
 from ..domain.networks import NETWORKS
 from ..domain.related import Doc
 from . import keys
+from .related_lua import DONE, NEAR, PENDING, PUSH, SCRIPTS, STORE, SWAP, sha
+from .related_records import (
+    SEP_BYTES,
+    TERMS_SEP_BYTES,
+    Applied,
+    Build,
+    Candidate,
+    Change,
+    Meta,
+    PoolState,
+    Posted,
+    QueryRead,
+    decode_doc,
+    decode_terms,
+    encode_doc,
+)
+from .related_writes import Writes
 
-SEP = "\x1f"  # never inside a tag or section key: both are whitespace-normalised
-SEP_BYTES = SEP.encode()
-TERMS_SEP = "\x1e"  # before the terms of a docs entry: "stem count stem count" (stems hold no spaces)
-TERMS_SEP_BYTES = TERMS_SEP.encode()
 PIPELINE_WORK = 5_000  # ids (or query times) a bulk-build pipeline carries: Redis answers it well within
 # the client's socket timeout even at a million articles, other clients get a turn in between, and
 # packing one holds this process's event loop for a few ms (20,000: tens of ms, bench/import_stall.py)
 T = TypeVar("T")
-
-# KEYS: a shard's docs hash. ARGV: article id, new entry ('' removes it). Returns the previous entry.
-SWAP = """
-local old = redis.call('HGET', KEYS[1], ARGV[1])
-if ARGV[2] == '' then redis.call('HDEL', KEYS[1], ARGV[1]) else redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
-return old
-"""
-
-# KEYS: candidate list, the shard's built hash, the shard's docs hash. ARGV: article id, index sequence the
-# build began at, "key member key member ..." (one argument: cheap to send). Skips unindexed articles.
-STORE = """
-if redis.call('HEXISTS', KEYS[3], ARGV[1]) == 0 then return 0 end
-redis.call('DEL', KEYS[1])
-local pairs = {}
-for word in string.gmatch(ARGV[3], '%S+') do pairs[#pairs + 1] = word end
-if #pairs > 0 then redis.call('ZADD', KEYS[1], unpack(pairs)) end
-redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
-return 1
-"""
-
-# KEYS: the owner's candidate list, its shard's built hash. ARGV: owner id, member, key, cap.
-# Adds the member when the owner's list is built and has room, or the member beats its lowest entry.
-PUSH = """
-if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 0 then return 0 end
-local cap = tonumber(ARGV[4])
-if redis.call('ZSCORE', KEYS[1], ARGV[2]) == false and redis.call('ZCARD', KEYS[1]) >= cap then
-  local low = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-  if tonumber(low[2]) >= tonumber(ARGV[3]) then return 0 end
-end
-redis.call('ZADD', KEYS[1], ARGV[3], ARGV[2])
-redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -(cap + 1))
-return 1
-"""
-
-# KEYS: the pending set, its publish-time order. ARGV: article id, sequence its build began at.
-# Keeps articles re-indexed since.
-DONE = """
-local s = redis.call('ZSCORE', KEYS[1], ARGV[1])
-if s and tonumber(s) <= tonumber(ARGV[2]) then
-  redis.call('ZREM', KEYS[2], ARGV[1])
-  return redis.call('ZREM', KEYS[1], ARGV[1])
-end
-return 0
-"""
-
-# KEYS: the pending set, its publish-time order, the bulk marker. ARGV: count, '1' for none during a bulk
-# import. Returns id, sequence pairs of the earliest published (then of any queued without a publish time,
-# from before the order existed); drops order entries nothing is pending for.
-PENDING = """
-if ARGV[2] == '1' and redis.call('EXISTS', KEYS[3]) == 1 then return {} end
-local ids = redis.call('ZRANGE', KEYS[2], 0, tonumber(ARGV[1]) - 1)
-if #ids == 0 then return redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1, 'WITHSCORES') end
-local out = {}
-for i = 1, #ids, 1000 do
-  local chunk = {unpack(ids, i, math.min(i + 999, #ids))}
-  local seqs = redis.call('ZMSCORE', KEYS[1], unpack(chunk))
-  for j = 1, #chunk do
-    if seqs[j] then
-      out[#out + 1] = chunk[j]
-      out[#out + 1] = seqs[j]
-    else
-      redis.call('ZREM', KEYS[2], chunk[j])
-    end
-  end
-end
-return out
-"""
-
-# KEYS: a tag's postings. ARGV: k, then publish times in ascending order. Returns member, time pairs of
-# the union of the k entries on either side of each time (enough for its k nearest), in order.
-NEAR = """
-local k = tonumber(ARGV[1])
-local n = redis.call('ZCARD', KEYS[1])
-local out = {}
-local first, last = nil, nil
-local function take()
-  if first then
-    local r = redis.call('ZRANGE', KEYS[1], first, last, 'WITHSCORES')
-    for i = 1, #r do out[#out + 1] = r[i] end
-  end
-end
-for i = 2, #ARGV do
-  local pos = redis.call('ZCOUNT', KEYS[1], '-inf', ARGV[i])
-  local lo, hi = math.max(pos - k, 0), math.min(pos + k, n) - 1
-  if first and lo <= last + 1 then
-    if hi > last then last = hi end
-  else
-    take()
-    first, last = lo, hi
-  end
-end
-take()
-return out
-"""
+Around = tuple[list[tuple[bytes, int]], list[tuple[bytes, int]]]  # (member, time) before and after a time
 
 # field names as bytes: redis-py passes bytes through without encoding them again
 META_FIELDS = (b"title", b"url", b"published_at", b"tags", b"status", b"section")
 POPULARITY_FIELDS = (b"view\t", *(f"share\t{n}".encode() for n in NETWORKS))
-
-
-def encode_doc(doc: Doc) -> str:
-    """The docs-hash entry of a published article."""
-    terms = " ".join(f"{t} {c}" for t, c in doc.terms)
-    return SEP.join([str(doc.published_at), doc.section, *sorted(doc.tags)]) + TERMS_SEP + terms
-
-
-def decode_terms(raw: str) -> tuple[tuple[str, int], ...]:
-    words = raw.split()
-    return tuple(zip(words[0::2], map(int, words[1::2]), strict=True))
-
-
-def decode_doc(article_id: str, raw: bytes | str) -> Doc:
-    text = raw.decode() if isinstance(raw, bytes) else raw
-    head, _sep, terms = text.partition(TERMS_SEP)  # an entry written before terms existed has none
-    published, section, *tags = head.split(SEP)
-    return Doc(article_id, frozenset(tags), int(published), section, terms=decode_terms(terms))
-
-
-@dataclass(frozen=True)
-class Meta:
-    """What the article hash and totals say about an article (tags and section in display form)."""
-
-    article_id: str
-    title: str
-    url: str
-    published_at: int
-    tags: list[str]
-    status: str
-    section: str
-    popularity: float | None = None  # views + 5 x shares; None when not read
-
-
-@dataclass(frozen=True)
-class Change:
-    """An article's docs entry before and after a write (None: not indexed)."""
-
-    article_id: str
-    old: Doc | None
-    new: Doc | None
-
-
-@dataclass(frozen=True)
-class Applied:
-    df: dict[str, int]
-    shard_sizes: dict[int, int]
-    seq: int
-
-
-@dataclass(frozen=True)
-class PoolState:
-    """An article's docs entry and the sequence its list was built at (0: queued, None: never)."""
-
-    doc: Doc | None
-    built: int | None
-
-
-Posted = tuple[list[bytes], list[int]]  # a tag's postings as read: members, publish times
-
-
-class Candidate(NamedTuple):
-    """What a list build needs of an article found in the postings."""
-
-    article_id: str
-    tags: tuple[str, ...]  # tag keys; () when it is no longer indexed
-    indexed: bool
-    built: int  # the sequence its list was built at; 0 when queued or never built
-    published_at: int = 0
-    terms: tuple[tuple[str, int], ...] = ()
-
-
-@dataclass(frozen=True)
-class Build:
-    """A computed candidate list and the pushes into other lists it causes."""
-
-    article_id: str
-    items: list[tuple[str, int]]
-    pushes: list[tuple[str, int]]
-
-
-@dataclass
-class QueryRead:
-    """The one-round-trip read of a query article, its list and the metadata of hinted candidates."""
-
-    meta: Meta | None
-    indexed: bool
-    built: int | None
-    pending: int | None
-    candidates: list[str]
-    metas: dict[str, Meta | None] = field(default_factory=dict)
-    keys: dict[str, int] = field(default_factory=dict)  # candidate -> storage key
-
-
-def _sha(script: str) -> str:
-    return hashlib.sha1(script.encode()).hexdigest()
-
-
-SCRIPTS = {_sha(script): script for script in (SWAP, STORE, PUSH, DONE, PENDING, NEAR)}
 
 
 def _pairs(reply: list[Any]) -> list[tuple[bytes, int]]:
@@ -234,23 +53,6 @@ def _pairs(reply: list[Any]) -> list[tuple[bytes, int]]:
     if reply and isinstance(reply[0], list):
         return [(member, int(score)) for member, score in reply]
     return list(zip(reply[0::2], map(int, reply[1::2]), strict=True))
-
-
-def _nearest(before: list[tuple[bytes, int]], after: list[tuple[bytes, int]], around: int,
-             k: int) -> list[tuple[bytes, int]]:
-    """The k entries nearest in time, from two lists that start at `around` and move away from it."""
-    if len(before) + len(after) <= k:
-        return before + after
-    out: list[tuple[bytes, int]] = []
-    i = j = 0
-    while len(out) < k:
-        if j >= len(after) or (i < len(before) and around - before[i][1] <= after[j][1] - around):
-            out.append(before[i])
-            i += 1
-        else:
-            out.append(after[j])
-            j += 1
-    return out
 
 
 def _bounded(items: Sequence[T], size: Callable[[T], int], limit: int = PIPELINE_WORK) -> Iterator[list[T]]:
@@ -271,7 +73,7 @@ def _queue_near(tags: list[str], around: Mapping[str, Sequence[int]], k: int, wi
     if with_seq:  # read before the postings: the build has seen everything up to it
         pipe.get(keys.related_seq())
     for key in tags:
-        pipe.evalsha(_sha(NEAR), 1, key, k, *around[key])
+        pipe.evalsha(sha(NEAR), 1, key, k, *around[key])
 
 
 def _text(value: Any) -> str:
@@ -282,56 +84,11 @@ def _meta(article_id: str, values: Sequence[Any], totals: Sequence[Any] | None =
     title, url, published, tags, status, section = values
     if status is None or published is None:
         return None
-    popularity = None
+    views = shares = None
     if totals is not None:
-        popularity = float(int(totals[0] or 0) + 5 * sum(int(v or 0) for v in totals[1:]))
+        views, shares = int(totals[0] or 0), sum(int(v or 0) for v in totals[1:])
     return Meta(article_id, _text(title or b""), _text(url or b""), int(published), json.loads(tags or b"[]"),
-                _text(status), _text(section or b""), popularity)
-
-
-@dataclass
-class _Writes:
-    """The index writes of a batch of changes, grouped by key."""
-
-    untagged: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))  # postings key -> ids
-    unsectioned: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
-    gone: list[str] = field(default_factory=list)
-    tagged: dict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(dict))  # postings key -> ids
-    df: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-    term_df: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-    capped: dict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(dict))  # recent, sections
-    unbuilt: dict[int, dict[str, int]] = field(default_factory=lambda: defaultdict(dict))
-
-    def add(self, change: Change, queued: bool) -> None:
-        a, old, new = change.article_id, change.old, change.new
-        old_tags = old.tags if old else frozenset()
-        new_tags = new.tags if new else frozenset()
-        old_terms = {t for t, _c in old.terms} if old else set()
-        new_terms = {t for t, _c in new.terms} if new else set()
-        for tag in old_tags - new_tags:
-            self.untagged[keys.related_tag(tag)].append(a)
-            self.df[tag] -= 1
-        for term in old_terms - new_terms:
-            self.untagged[keys.related_term(term)].append(a)
-            self.term_df[term] -= 1
-        if old and old.section and (new is None or new.section != old.section):
-            self.unsectioned[old.section].append(a)
-        if new is None:
-            self.gone.append(a)
-            return
-        for tag in new_tags:
-            self.tagged[keys.related_tag(tag)][a] = new.published_at
-        for term in new_terms:
-            self.tagged[keys.related_term(term)][a] = new.published_at
-        for tag in new_tags - old_tags:
-            self.df[tag] += 1
-        for term in new_terms - old_terms:
-            self.term_df[term] += 1
-        self.capped[keys.related_recent()][a] = new.published_at
-        if new.section:
-            self.capped[keys.related_section(new.section)][a] = new.published_at
-        if queued:
-            self.unbuilt[keys.shard_of(a)][a] = 0
+                _text(status), _text(section or b""), views, shares)
 
 
 class RelatedIndex:
@@ -364,7 +121,7 @@ class RelatedIndex:
         def queue(pipe: Any) -> None:
             for article_id, doc in entries:
                 docs = keys.related_docs(keys.shard_of(article_id))
-                pipe.evalsha(_sha(SWAP), 1, docs, article_id, encode_doc(doc) if doc else "")
+                pipe.evalsha(sha(SWAP), 1, docs, article_id, encode_doc(doc) if doc else "")
 
         replies = await self._scripted(queue)
         return [decode_doc(a, raw) if raw is not None else None for (a, _d), raw in zip(entries, replies, strict=True)]
@@ -375,7 +132,7 @@ class RelatedIndex:
 
         `queued`: their lists will be built later, so mark them unbuilt (nobody pushes into them).
         """
-        w = _Writes()
+        w = Writes()
         for change in changes:
             w.add(change, queued)
         async with self.redis.pipeline(transaction=False) as pipe:
@@ -418,8 +175,9 @@ class RelatedIndex:
                 pipe.zrem(keys.related_candidates(owner.decode()), article_id)
             await pipe.execute()
 
-    async def pool(self, postings: Iterable[str], around: int, per_tag: int) -> tuple[int, dict[bytes, int]]:
-        """(index sequence, articles -> publish time): per postings key the `per_tag` nearest in time to `around`."""
+    async def pool(self, postings: Iterable[str], around: int, per_tag: int) -> tuple[int, list[Around]]:
+        """(index sequence, per postings key the `per_tag` entries before or at `around` going back and the
+        `per_tag` after it going forward: the nearest in time are among them)."""
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.get(keys.related_seq())  # read before the postings: the build has seen everything up to it
             for key in sorted(postings):
@@ -427,10 +185,7 @@ class RelatedIndex:
                 pipe.execute_command("ZREVRANGEBYSCORE", key, around, "-inf", "WITHSCORES", "LIMIT", 0, per_tag)
                 pipe.execute_command("ZRANGEBYSCORE", key, f"({around}", "+inf", "WITHSCORES", "LIMIT", 0, per_tag)
             replies = await pipe.execute()
-        found: dict[bytes, int] = {}
-        for i in range(1, len(replies), 2):
-            found.update(_nearest(_pairs(replies[i]), _pairs(replies[i + 1]), around, per_tag))
-        return int(replies[0] or 0), found
+        return int(replies[0] or 0), [(_pairs(replies[i]), _pairs(replies[i + 1])) for i in range(1, len(replies), 2)]
 
     async def pool_state(self, article_ids: Iterable[bytes]) -> dict[bytes, PoolState]:
         """Docs entry and build sequence of each article (ids as bytes, as the postings hold them)."""
@@ -506,12 +261,12 @@ class RelatedIndex:
             for b in builds:
                 shard = keys.shard_of(b.article_id)
                 listed = " ".join([f"{key} {member}" for member, key in b.items])  # ids hold no spaces
-                pipe.evalsha(_sha(STORE), 3, keys.related_candidates(b.article_id), keys.related_built(shard),
+                pipe.evalsha(sha(STORE), 3, keys.related_candidates(b.article_id), keys.related_built(shard),
                              keys.related_docs(shard), b.article_id, seq, listed)
                 for owner, key in b.pushes:
-                    pipe.evalsha(_sha(PUSH), 2, keys.related_candidates(owner),
+                    pipe.evalsha(sha(PUSH), 2, keys.related_candidates(owner),
                                  keys.related_built(keys.shard_of(owner)), owner, b.article_id, key, cap)
-                pipe.evalsha(_sha(DONE), 2, keys.related_pending(), keys.related_pending_order(), b.article_id, seq)
+                pipe.evalsha(sha(DONE), 2, keys.related_pending(), keys.related_pending_order(), b.article_id, seq)
 
         await self._scripted(queue)
 
@@ -615,7 +370,7 @@ class RelatedIndex:
         """The earliest published queued builds: (article id, index sequence); none while a bulk import
         runs if asked. Consecutive builds read overlapping postings."""
         reply = await self._scripted(lambda pipe: pipe.evalsha(
-            _sha(PENDING), 3, keys.related_pending(), keys.related_pending_order(), keys.related_bulk(), batch,
+            sha(PENDING), 3, keys.related_pending(), keys.related_pending_order(), keys.related_bulk(), batch,
             "1" if unless_bulk else "0"))
         found = reply[0]
         return [(_text(member), int(score)) for member, score in zip(found[0::2], found[1::2], strict=True)]
@@ -624,7 +379,7 @@ class RelatedIndex:
         return int(await self.redis.zcard(keys.related_pending()))
 
     async def done(self, article_id: str, seq: int) -> None:
-        await self._scripted(lambda pipe: pipe.evalsha(_sha(DONE), 2, keys.related_pending(),
+        await self._scripted(lambda pipe: pipe.evalsha(sha(DONE), 2, keys.related_pending(),
                                                        keys.related_pending_order(), article_id, seq))
 
     async def ready(self) -> bool:

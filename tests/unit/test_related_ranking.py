@@ -21,6 +21,7 @@ from service.domain.related import (
     collapse,
     dot,
     fallback,
+    nearest,
     nearest_span,
     query_terms,
     rank,
@@ -32,7 +33,6 @@ from service.domain.related import (
     tag_similarity,
     vector,
 )
-from service.storage.related_index import _nearest
 
 NOW = 1_800_000_000
 RULES = Rules()
@@ -276,7 +276,7 @@ def test_nearest_span_matches_the_index_reads() -> None:
         after = [e for e in entries if e[1] > around][:k]
         start, end = nearest_span(times, around, k)
         assert end - start == min(k, len(times))
-        assert set(entries[start:end]) == set(_nearest(before, after, around, k))
+        assert set(entries[start:end]) == set(nearest(before, after, around, k))
 
 
 def test_nearest_span_in_stretches_read_around_several_times() -> None:

@@ -22,7 +22,7 @@ class BulkIn(BaseModel):
 
 async def _admin_json(request: web.Request, allow_empty: bool = False) -> Any:
     require_admin(request, request.app[ADMIN_TOKEN])
-    return decode_json(await read_body(request, request.app[SETTINGS].max_admin_body), allow_empty)
+    return decode_json(await read_body(request, request.app[SETTINGS].max_admin_body, compressed=True), allow_empty)
 
 
 async def put_article(request: web.Request) -> web.Response:

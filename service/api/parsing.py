@@ -7,12 +7,16 @@ import hmac
 import json
 from typing import Any, TypeVar
 
-from aiohttp import web
+from aiohttp import hdrs, web
 from pydantic import BaseModel, ValidationError
 
 from ..domain.errors import DomainError, InvalidInput, Unauthorized
 
 M = TypeVar("M", bound=BaseModel)
+# Request bodies the admin endpoints take compressed; aiohttp inflates these as they arrive, and the
+# body reader bounds what comes out. Public endpoints take no compressed body at all (415).
+COMPRESSED = frozenset({"gzip", "deflate"})
+IDENTITY = frozenset({"", "identity"})
 
 
 class BadRequest(DomainError):
@@ -31,9 +35,12 @@ class UnsupportedType(DomainError):
 
 
 def buffered_body(request: web.Request, limit: int) -> bytes | None:
-    """The body if it all arrived with the headers (a beacon's does), without a coroutine; else None."""
+    """The body if it all arrived with the headers (a beacon's does), without a coroutine; else None.
+
+    None for a compressed body: its Content-Length counts compressed bytes, so read_body reads it.
+    """
     length = request.content_length
-    if length is None or length > limit or not request.content.is_eof():
+    if length is None or length > limit or hdrs.CONTENT_ENCODING in request.headers or not request.content.is_eof():
         return None
     body = request.content.read_nowait(length)
     if len(body) != length:
@@ -41,19 +48,56 @@ def buffered_body(request: web.Request, limit: int) -> bytes | None:
     return body
 
 
-async def read_body(request: web.Request, limit: int) -> bytes:
-    """The body, refusing more than `limit` bytes without reading them all."""
+def body_encoding(request: web.Request, compressed: bool) -> str | None:
+    """The body's Content-Encoding (None: not encoded); 415 for one this endpoint does not take."""
+    header = request.headers.get(hdrs.CONTENT_ENCODING)
+    if header is None or header.strip().lower() in IDENTITY:
+        return None
+    encoding = header.strip().lower()
+    if not compressed:
+        raise UnsupportedType("this endpoint takes no Content-Encoding: send the body uncompressed")
+    if encoding not in COMPRESSED:
+        raise UnsupportedType("Content-Encoding must be gzip or deflate", {"content_encoding": header[:40]})
+    return encoding
+
+
+async def read_body(request: web.Request, limit: int, *, compressed: bool = False) -> bytes:
+    """The body, refusing more than `limit` bytes without reading them all.
+
+    `compressed`: the endpoint takes a gzip or deflate body (else 415); `limit` bounds its DECOMPRESSED
+    size. A body that cannot be decoded (bad gzip, bad chunking) is a 400.
+    """
+    try:
+        if body_encoding(request, compressed) is not None:
+            return await _read_stream(request, limit)
+        return await _read_plain(request, limit)
+    except web.RequestPayloadError as exc:
+        raise BadRequest(f"request body could not be read: {_reason(exc)}") from None
+
+
+def _reason(exc: BaseException) -> str:
+    cause = exc.__cause__ or exc.__context__
+    text = str(getattr(cause, "message", "") or cause or exc).strip()
+    return text.splitlines()[0][:120] if text else type(exc).__name__
+
+
+async def _read_plain(request: web.Request, limit: int) -> bytes:
     length = request.content_length
-    if length is not None:
-        if length > limit:
-            raise TooLarge(f"body larger than {limit} bytes")
-        body = buffered_body(request, limit)
-        if body is not None:
-            return body
-        try:
-            return await request.content.readexactly(length)
-        except asyncio.IncompleteReadError:
-            raise BadRequest("body shorter than its Content-Length") from None
+    if length is None:
+        return await _read_stream(request, limit)
+    if length > limit:
+        raise TooLarge(f"body larger than {limit} bytes")
+    body = buffered_body(request, limit)
+    if body is not None:
+        return body
+    try:
+        return await request.content.readexactly(length)
+    except asyncio.IncompleteReadError:
+        raise BadRequest("body shorter than its Content-Length") from None
+
+
+async def _read_stream(request: web.Request, limit: int) -> bytes:
+    """Up to `limit` bytes of the (decoded) stream, whatever Content-Length says; 413 past it."""
     chunks: list[bytes] = []
     size = 0
     while chunk := await request.content.read(limit + 1 - size):  # b"" at the end of the body

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict
-from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -14,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from ..appkeys import RELATED, SETTINGS
 from ..domain.articles import ARTICLE_ID, normalise_tags, rfc3339
 from ..domain.errors import InvalidInput
+from ..domain.moments import from_epoch
 from ..domain.related_service import RelatedList
 from .edge import routes
 from .parsing import decode_json, read_body, validate
@@ -63,7 +63,7 @@ def payload(found: RelatedList) -> dict[str, Any]:
     items = []
     for item in found.related:
         data = asdict(item)
-        data["published_at"] = rfc3339(datetime.fromtimestamp(item.published_at, UTC))
+        data["published_at"] = rfc3339(from_epoch(item.published_at))  # a stored value never fails a read
         items.append(data)
     out: dict[str, Any] = {"related": items}
     if found.article_id is not None:

@@ -51,7 +51,7 @@ async def export_csv(request: web.Request) -> web.StreamResponse:
     )
     await response.prepare(request)
     async for line in request.app[REPORTS].export_csv(start, end):
-        await response.write(line.encode())
+        await response.write(line.encode("utf-8", "replace"))  # a stored lone surrogate cannot cut the file
     await response.write_eof()
     return response
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+import unicodedata
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 from pydantic import (
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -16,10 +16,17 @@ from pydantic import (
     field_validator,
 )
 
+from .moments import Moment
+from .moments import rfc3339 as rfc3339
+from .text import clean_field, clean_text, text_key
+
 ARTICLE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 MAX_TAGS = 32
 MAX_TAG_LEN = 64
-_SPACES = re.compile(r"\s+")
+MAX_TITLE = 500
+MAX_SECTION = 100
+MAX_SUMMARY = 2000
+MAX_URL = 2048
 
 
 def valid_article_id(article_id: str) -> bool:
@@ -28,18 +35,18 @@ def valid_article_id(article_id: str) -> bool:
 
 
 def tag_key(display: str) -> str:
-    """The form tags are matched by: trimmed, single-spaced, case-folded."""
-    return _SPACES.sub(" ", display.strip()).casefold()
+    """The form tags are matched by: the normalised text (NFKC, no invisible characters), case-folded."""
+    return text_key(display)
 
 
 def normalise_tags(raw: list[str]) -> list[str]:
-    """Trim, drop case-insensitive duplicates (first display form wins), check limits."""
+    """Normalise (clean_text), drop case-insensitive duplicates (first display form wins), check limits."""
     seen: set[str] = set()
     tags: list[str] = []
     for item in raw:
-        display = _SPACES.sub(" ", item.strip())
+        display = clean_text(item)
         if not display:
-            raise ValueError("tags must not be empty")
+            raise ValueError("tags must contain visible characters")
         if len(display) > MAX_TAG_LEN:
             raise ValueError(f"tag longer than {MAX_TAG_LEN} characters: {display[:20]!r}...")
         key = tag_key(display)
@@ -51,17 +58,41 @@ def normalise_tags(raw: list[str]) -> list[str]:
     return tags
 
 
+def _has_invisible(value: str) -> bool:
+    """Whitespace, control, format or surrogate characters anywhere in `value`."""
+    if value.isascii() and value.isprintable():
+        return " " in value
+    return any(ch.isspace() or unicodedata.category(ch) in ("Cc", "Cf", "Cs") for ch in value)
+
+
+def _host_ok(host: str) -> bool:
+    if host.startswith("["):
+        return True  # an IPv6 literal, which urlsplit has already checked
+    return all(ch.isalnum() or ch in "-._" for ch in host) and ".." not in host
+
+
 def check_url(value: str, allowed: Any, what: str = "url") -> str:
-    """An absolute http(s) URL, on an allowed host when `allowed` is given."""
-    if any(ch in value for ch in "\r\n\t ") or "\\" in value:
-        raise ValueError(f"{what} must not contain whitespace or backslashes")
-    parts = urlsplit(value)
+    """An absolute http(s) URL with a valid host and port, on an allowed host when `allowed` is given.
+
+    No whitespace, control, format or surrogate characters anywhere: the URL goes back out byte for
+    byte in a Location header and in share intents.
+    """
+    if "\\" in value or _has_invisible(value):
+        raise ValueError(f"{what} must not contain whitespace, control characters or backslashes")
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError as exc:  # a bad IPv6 literal, a port that is not a number or out of range
+        raise ValueError(f"{what} is not a valid URL: {exc}") from None
     if parts.scheme not in ("http", "https"):
         raise ValueError(f"{what} must be an absolute http(s) URL")
-    if not parts.hostname or parts.username or parts.password:
+    host = parts.hostname
+    if not host or parts.username is not None or parts.password is not None or "@" in parts.netloc:
         raise ValueError(f"{what} must have a host and no credentials")
-    if allowed is not None and not allowed(parts.hostname):
-        raise ValueError(f"host {parts.hostname!r} is not in ALLOWED_HOSTS")
+    if not _host_ok(parts.netloc.rpartition(":")[0] if port is not None else parts.netloc) or port == 0:
+        raise ValueError(f"{what} has an invalid host or port")
+    if allowed is not None and not allowed(host):
+        raise ValueError(f"host {host!r} is not in ALLOWED_HOSTS")
     return value
 
 
@@ -70,13 +101,13 @@ class ArticleIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    url: str = Field(max_length=2048)
-    title: str = Field(min_length=1, max_length=500)
+    url: str = Field(max_length=MAX_URL)
+    title: str = Field(min_length=1, max_length=MAX_TITLE)
     tags: list[str] = Field(default_factory=list, max_length=200)
-    published_at: AwareDatetime
-    section: str | None = Field(None, max_length=100)
-    image_url: str | None = Field(None, max_length=2048)
-    summary: str | None = Field(None, max_length=2000)
+    published_at: Moment
+    section: str | None = Field(None, max_length=MAX_SECTION)
+    image_url: str | None = Field(None, max_length=MAX_URL)
+    summary: str | None = Field(None, max_length=MAX_SUMMARY)
 
     @field_validator("url")
     @classmethod
@@ -93,6 +124,19 @@ class ArticleIn(BaseModel):
     @classmethod
     def _tags(cls, value: list[str]) -> list[str]:
         return normalise_tags(value)
+
+    @field_validator("title")
+    @classmethod
+    def _title(cls, value: str) -> str:
+        return clean_field(value, "title", MAX_TITLE)
+
+    @field_validator("section", "summary")
+    @classmethod
+    def _optional_text(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if not value:
+            return None  # absent or empty: no section, no summary
+        limit = MAX_SECTION if info.field_name == "section" else MAX_SUMMARY
+        return clean_field(value, str(info.field_name), limit)
 
 
 class Article(BaseModel):
@@ -139,8 +183,3 @@ class Article(BaseModel):
             "status": self.status,
             "updated_at": rfc3339(self.updated_at) if self.updated_at else None,
         }
-
-
-def rfc3339(moment: datetime) -> str:
-    """UTC, seconds precision, `Z` suffix."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from typing import Literal
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import quote
+
+from .urls import with_utm as with_utm  # share links add their UTM tags there
 
 Network = Literal[
     "facebook", "x", "linkedin", "whatsapp", "telegram", "reddit", "bluesky", "email", "copy", "native"
@@ -30,16 +32,3 @@ def intent_url(network: str, share_url: str, title: str) -> str | None:
     if template is None:
         return None
     return template.format(url=quote(share_url, safe=""), title=quote(title, safe=""))
-
-
-_URL_SAFE = "/%:@!$&'()*+,;=-._~"
-
-
-def with_utm(article_url: str, network: str) -> str:
-    """The article URL with our UTM tags merged into its query (existing utm_* replaced)."""
-    parts = urlsplit(article_url)
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not k.startswith("utm_")]
-    query += [("utm_source", network), ("utm_medium", "social"), ("utm_campaign", "share")]
-    path = quote(parts.path, safe=_URL_SAFE)
-    fragment = quote(parts.fragment, safe=_URL_SAFE + "?")
-    return urlunsplit(parts._replace(path=path, query=urlencode(query), fragment=fragment))

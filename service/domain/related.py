@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 from urllib.parse import urlsplit
 
-from .text import title_key
+from .terms import title_key
 
 DAY_S = 86_400
 KEY_SCALE = 10_000  # storage keys are stored as integers: compact in Redis

@@ -21,7 +21,7 @@ from ..storage.related_records import Build, Candidate, Change
 from ..storage.sqlite_store import SqliteStore
 from .articles import Article, tag_key
 from .related import Doc, Idf, Query, Rules, best, nearest, nearest_span, query_terms, select_terms
-from .text import term_counts
+from .terms import term_counts
 
 log = logging.getLogger(__name__)
 STORE_BATCH = 250  # lists per write pipeline

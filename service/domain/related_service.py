@@ -18,7 +18,7 @@ from .clock import Clock, utcnow
 from .errors import Gone, NotFound
 from .related import DAY_S, Doc, Listed, Pick, Rules, fallback, popularity, rank, select_terms, shortlist
 from .related_build import RelatedConfig, RelatedIndexer, doc_of, postings_keys
-from .text import term_counts
+from .terms import term_counts
 
 Reindex = Callable[[str], Awaitable[bool]]
 LoadArticle = Callable[[str], Awaitable[Article | None]]

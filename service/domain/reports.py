@@ -9,13 +9,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 import redis.asyncio as aioredis
-from pydantic import AwareDatetime, BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, model_validator
 
 from ..storage import keys
 from ..storage.sqlite_reports import SqliteReports
-from .articles import rfc3339
 from .clock import Clock, epoch_hour, utcnow
 from .errors import InvalidInput
+from .moments import Moment, from_epoch, rfc3339
 
 MAX_POINTS = 1000
 METRICS = {"views": "view", "shares": "share", "clicks": "click"}
@@ -28,8 +28,8 @@ class SeriesQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
     metric: Literal["views", "shares", "clicks"] = "views"
     granularity: Literal["hour", "day"] = "hour"
-    start: AwareDatetime | None = None
-    end: AwareDatetime | None = None
+    start: Moment | None = None
+    end: Moment | None = None
 
     @model_validator(mode="after")
     def _order(self) -> SeriesQuery:
@@ -96,7 +96,7 @@ class Reports:
         )
         first, last = epoch_hour(start), epoch_hour(end)
         async for row in self.sql.period_totals(first, last):
-            published = rfc3339(datetime.fromtimestamp(row[3], UTC))
+            published = rfc3339(from_epoch(row[3]))  # clamped: a row an older version wrote
             yield _csv_line([row[0], row[1], row[2], published, *row[4:]])
 
 

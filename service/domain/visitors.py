@@ -77,5 +77,6 @@ class VisitorHasher:
 
     def __call__(self, ip: str, user_agent: str) -> str:
         digest = self._keyed.copy()
-        digest.update(f"{ip}\n{user_agent}".encode())
+        # surrogatepass: a header that was not UTF-8 reaches us as lone surrogates; hashed, never refused
+        digest.update(f"{ip}\n{user_agent}".encode("utf-8", "surrogatepass"))
         return digest.hexdigest()

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import redis.asyncio as aioredis
 from redis.exceptions import NoScriptError
 
+from ..domain.moments import clamp_epoch
 from ..domain.networks import NETWORKS
 from ..domain.related import Doc
 from . import keys
@@ -87,7 +88,8 @@ def _meta(article_id: str, values: Sequence[Any], totals: Sequence[Any] | None =
     views = shares = None
     if totals is not None:
         views, shares = int(totals[0] or 0), sum(int(v or 0) for v in totals[1:])
-    return Meta(article_id, _text(title or b""), _text(url or b""), int(published), json.loads(tags or b"[]"),
+    return Meta(article_id, _text(title or b""), _text(url or b""), clamp_epoch(published),
+                json.loads(tags or b"[]"),
                 _text(status), _text(section or b""), views, shares)
 
 

@@ -10,6 +10,7 @@ from typing import Any
 import aiosqlite
 
 from ..domain.articles import Article
+from ..domain.moments import from_epoch
 
 _ARTICLE_COLS = "id, url, title, tags, published_at, section, image_url, summary, status, updated_at"
 
@@ -19,17 +20,18 @@ def _epoch(moment: datetime) -> int:
 
 
 def _article(row: Any) -> Article:
+    """An article from its row; a time an older version stored out of range is clamped (from_epoch)."""
     return Article(
         id=row[0],
         url=row[1],
         title=row[2],
         tags=json.loads(row[3]),
-        published_at=datetime.fromtimestamp(row[4], UTC),
+        published_at=from_epoch(row[4]),
         section=row[5],
         image_url=row[6],
         summary=row[7],
         status=row[8],
-        updated_at=datetime.fromtimestamp(row[9], UTC),
+        updated_at=from_epoch(row[9]),
     )
 
 

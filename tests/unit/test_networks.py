@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from service.domain.networks import NETWORKS, intent_url, with_utm
+from service.domain.urls import UTM_TAGS
 
 SHARE = "https://eng.test/s/AbC123xyz"
 LINK_AND_TITLE = {
@@ -90,7 +91,8 @@ UTM = [("utm_source", "x"), ("utm_medium", "social"), ("utm_campaign", "share")]
         ("https://t4k3.news/a", [], ""),
         ("https://t4k3.news/a?", [], ""),
         ("https://t4k3.news/a?id=1&b=", [("id", "1"), ("b", "")], ""),
-        ("https://t4k3.news/a?utm_source=fb&utm_medium=email&utm_term=t&id=1#top", [("id", "1")], "top"),
+        ("https://t4k3.news/a?utm_source=fb&utm_medium=email&utm_term=t&id=1#top",
+         [("utm_term", "t"), ("id", "1")], "top"),
         ("https://t4k3.news/a?q=a%26b%3Dc&q=2#x?y=1", [("q", "a&b=c"), ("q", "2")], "x?y=1"),
         ("https://t4k3.news/a#frag-only", [], "frag-only"),
     ],
@@ -110,5 +112,5 @@ def test_with_utm_any_query(query: list[tuple[str, str]], network: str) -> None:
     url = "https://t4k3.news/p?" + urlencode(query)
     out = parse_qsl(urlsplit(with_utm(url, network)).query, keep_blank_values=True)
     assert out[-3:] == [("utm_source", network), ("utm_medium", "social"), ("utm_campaign", "share")]
-    kept = [(k, v) for k, v in parse_qsl(urlsplit(url).query, keep_blank_values=True) if not k.startswith("utm_")]
+    kept = [(k, v) for k, v in parse_qsl(urlsplit(url).query, keep_blank_values=True) if k not in UTM_TAGS]
     assert out[:-3] == kept

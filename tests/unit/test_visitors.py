@@ -107,3 +107,12 @@ def test_visitor_hash_is_keyed_and_stable() -> None:
     assert one != visitor_hash(salt, "198.51.100.1", CHROME + " ")
     for secret in ("198.51.100.1", "Chrome", "Mozilla"):
         assert secret not in one
+
+
+@pytest.mark.parametrize("raw", [b"Mozilla \xff\xfe", b"Mozilla \xed\xa0\x80", b"\xc3\x28"])
+def test_hash_of_a_user_agent_that_was_not_utf8(raw: bytes) -> None:
+    user_agent = raw.decode("utf-8", "surrogateescape")  # how aiohttp hands such a header over
+    first = visitor_hash(b"s" * 32, "192.0.2.1", user_agent)
+    assert first == visitor_hash(b"s" * 32, "192.0.2.1", user_agent)
+    assert first != visitor_hash(b"s" * 32, "192.0.2.1", raw.decode("latin-1"))
+    assert is_bot(user_agent) is False

@@ -1,4 +1,6 @@
-"""Synthetic news catalogs: Zipf-popular tags, 3-8 tags an article, publish times over five years.
+"""Synthetic news catalogs: Zipf-popular tags, 3-8 tags an article, publish times over five years, and
+titles (6-10 words) and summaries (25-45 words) drawn from a Zipf vocabulary of 50,000 words, so the
+related index carries term postings of a realistic shape.
 
     python bench/gen_catalog.py 100000 > catalog.ndjson     # then: python -m service import catalog.ndjson
 """
@@ -36,6 +38,19 @@ class ZipfTags:
         return list(found)
 
 
+SYLLABLES = ("ka", "lo", "mi", "ne", "ru", "sa", "to", "vi", "ze", "pa", "qu", "do", "fe", "gu", "hi", "jo")
+
+
+def word(rank: int) -> str:
+    """A pronounceable word per rank (no digits: a real word to the tokeniser)."""
+    out = []
+    rank += 4096
+    while rank:
+        rank, digit = divmod(rank, len(SYLLABLES))
+        out.append(SYLLABLES[digit])
+    return "".join(out)
+
+
 def tag_name(rank: int) -> str:
     return f"tag-{rank:05d}"
 
@@ -49,6 +64,7 @@ def articles(n: int, *, tags: int = 10_000, zipf_s: float = 1.0, years: float = 
     """`n` catalog articles (ids `story-0000000`...) as the bulk API takes them."""
     rng = random.Random(seed)
     sampler = ZipfTags(tags, zipf_s, rng)
+    vocabulary = ZipfTags(50_000, 1.05, rng)
     end = (now or int(time.time())) - 3600
     for i in range(start, start + n):
         ident = article_id(i)
@@ -56,7 +72,8 @@ def articles(n: int, *, tags: int = 10_000, zipf_s: float = 1.0, years: float = 
         yield {
             "id": ident,
             "url": f"https://t4k3.news/{ident}",
-            "title": f"Story {i}",
+            "title": " ".join(map(word, vocabulary.draw(rng.randint(6, 10)))).capitalize(),
+            "summary": " ".join(map(word, vocabulary.draw(rng.randint(25, 45)))).capitalize() + ".",
             "tags": [tag_name(rank) for rank in sampler.draw(rng.randint(3, 8))],
             "published_at": datetime.fromtimestamp(published, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "section": rng.choice(SECTIONS),

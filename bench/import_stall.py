@@ -52,7 +52,7 @@ async def run(n: int, build: bool) -> None:
         if build:
             gaps.clear()
             started = time.perf_counter()
-            while await app[K.RELATED].build_pending():  # as the service's background builder drains
+            while await app[K.RELATED].indexer.build_pending():  # as the service's background builder drains
                 pass
             report("list builds", n, time.perf_counter() - started, gaps)
         task.cancel()

@@ -93,7 +93,7 @@ async def import_catalog(app: web.Application, n: int, now: int) -> tuple[float,
     imported = time.perf_counter() - started
     started = time.perf_counter()
     total = await service.index.pending_count()
-    while await service.build_pending(20_000):
+    while await service.indexer.build_pending(20_000):
         progress("build lists", total - await service.index.pending_count(), total, started)
     sys.stderr.write("\n")
     return imported, time.perf_counter() - started
@@ -124,17 +124,19 @@ async def publish_to_visible(app: web.Application, n: int, count: int, rng: rand
     """PUT a follow-up of an older story (its tags plus one new) and read the story's list until it shows."""
     catalog, service = app[K.CATALOG], app[K.RELATED]
     puts, visible, missed = [], [], 0
-    idf = service.idf()
+    idf = service.indexer.idf()
     for k in range(count):
         while True:
             story = article_id(rng.randrange(n))
             doc = (await service.index.pool_state([story.encode()]))[story.encode()].doc
-            rare = doc is not None and any(idf.rare(t, service.config.rules) for t in doc.tags)
+            rare = doc is not None and any(not idf.common(t, service.config.rules) for t in doc.tags)
             if doc is not None and rare and doc.published_at < time.time() - 86_400:
                 break
         # the story's tags but its most common one, plus a new one: related, not a near-duplicate
         kept = sorted(doc.tags, key=idf.weight)[1:] if len(doc.tags) > 2 else list(doc.tags)
-        body = {"url": f"https://t4k3.news/follow-{k}", "title": f"Follow-up {k}",
+        meta = (await service.index.metadata([story]))[story]
+        assert meta is not None
+        body = {"url": f"https://t4k3.news/follow-{k}", "title": f"Follow-up: {meta.title}",
                 "tags": [*kept, f"followup-{k}"],
                 "published_at": datetime.fromtimestamp(doc.published_at + 3600, UTC).isoformat()}
         t0 = time.perf_counter()
@@ -142,7 +144,7 @@ async def publish_to_visible(app: web.Application, n: int, count: int, rng: rand
         puts.append(time.perf_counter() - t0)
         while time.perf_counter() - t0 < 2.0:
             listed = await service.related(story, 8)
-            if any(item["article_id"] == f"follow-{k}" for item in listed.payload["related"]):
+            if any(item.article_id == f"follow-{k}" for item in listed.related):
                 visible.append(time.perf_counter() - t0)
                 break
         else:
@@ -156,18 +158,23 @@ async def memory(app: web.Application, n: int, rng: random.Random) -> None:
     info = await client.info("memory")
     used, rss = info["used_memory"] / 2**20, info["used_memory_rss"] / 2**20
     print(f"  redis used_memory {used:,.0f} MiB (rss {rss:,.0f} MiB)")
-    tag_bytes = 0
+    tag_bytes = term_bytes = 0
     async for key in client.scan_iter(match=f"{keys.PREFIX}:rel:tag:*", count=1000):
         tag_bytes += await client.memory_usage(key) or 0
+    async for key in client.scan_iter(match=f"{keys.PREFIX}:rel:term:*", count=1000):
+        term_bytes += await client.memory_usage(key) or 0
     shards = range(keys.SHARDS)
     docs = sum([await client.memory_usage(keys.related_docs(s), samples=0) or 0 for s in shards])
     built = sum([await client.memory_usage(keys.related_built(s), samples=0) or 0 for s in shards])
     sample = [article_id(i) for i in rng.sample(range(n), 2000)]
     lists = statistics.mean([await client.memory_usage(keys.related_candidates(a)) or 0 for a in sample]) * n
-    extra = sum([await client.memory_usage(k) or 0 for k in (keys.related_df(), keys.related_recent())])
-    total = tag_bytes + docs + built + lists + extra
-    print(f"  related index ~{total / 2**20:,.0f} MiB: postings {tag_bytes / 2**20:,.0f}, candidate lists "
-          f"{lists / 2**20:,.0f}, docs {docs / 2**20:,.0f}, built {built / 2**20:,.0f}, df+recent {extra / 2**20:,.1f}")
+    extra = sum([await client.memory_usage(k) or 0 for k in (keys.related_df(), keys.related_recent(),
+                                                               keys.related_term_df())])
+    total = tag_bytes + term_bytes + docs + built + lists + extra
+    print(f"  related index ~{total / 2**20:,.0f} MiB: tag postings {tag_bytes / 2**20:,.0f}, term postings "
+          f"{term_bytes / 2**20:,.0f}, candidate lists "
+          f"{lists / 2**20:,.0f}, docs {docs / 2**20:,.0f}, built {built / 2**20:,.0f}, df+tdf+recent "
+          f"{extra / 2**20:,.1f}")
 
 
 @contextlib.asynccontextmanager

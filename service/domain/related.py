@@ -24,7 +24,7 @@ from .terms import title_key
 DAY_S = 86_400
 KEY_SCALE = 10_000  # storage keys are stored as integers: compact in Redis
 
-Terms = tuple[tuple[str, int], ...]  # (stem, weighted count) of an article's salient terms, by stem
+Terms = tuple[tuple[str, int], ...]  # (stem, weighted count) of an article's salient terms
 
 
 @dataclass(frozen=True)
@@ -109,10 +109,10 @@ class Pick:
 
 
 def select_terms(counts: Mapping[str, int], idf: Idf, rules: Rules) -> Terms:
-    """The `max_terms` most salient terms, (1 + ln count) * w, ties by stem; kept in stem order."""
-    ranked = heapq.nsmallest(rules.max_terms, counts.items(),
-                             key=lambda kv: (-(1 + math.log(kv[1])) * idf.weight(kv[0]), kv[0]))
-    return tuple(sorted(ranked))
+    """The `max_terms` most salient terms, heaviest first: (1 + ln count) * w, ties by stem. The first
+    `query_terms` of them are the article's postings; all of them score."""
+    return tuple(heapq.nsmallest(rules.max_terms, counts.items(),
+                                 key=lambda kv: (-(1 + math.log(kv[1])) * idf.weight(kv[0]), kv[0])))
 
 
 def vector(terms: Terms, idf: Idf) -> dict[str, float]:

@@ -160,7 +160,8 @@ class RelatedIndexer:
         self.on_change()
         if not changes:
             return
-        applied = await self.index.apply([Change(*c) for c in changes], self.config.recent_cap, queued=defer)
+        applied = await self.index.apply([Change(*c) for c in changes], self.config.recent_cap, queued=defer,
+                                         posted=self.config.rules.query_terms)
         self._df.update(applied.df)
         self._sizes.update(applied.shard_sizes)
         self._idf = None

@@ -20,7 +20,7 @@ from ..domain.moments import clamp_epoch
 from ..domain.networks import NETWORKS
 from ..domain.related import Doc
 from . import keys
-from .related_lua import DONE, NEAR, PENDING, PUSH, SCRIPTS, STORE, SWAP, sha
+from .related_lua import DONE, NEAR, PENDING, PUSH, SCRIPTS, STORE, SWAP, TERM_DF, sha
 from .related_records import (
     SEP_BYTES,
     TERMS_SEP_BYTES,
@@ -128,7 +128,7 @@ class RelatedIndex:
         replies = await self._scripted(queue)
         return [decode_doc(a, raw) if raw is not None else None for (a, _d), raw in zip(entries, replies, strict=True)]
 
-    async def apply(self, changes: Sequence[Change], recent_cap: int, queued: bool) -> Applied:
+    async def apply(self, changes: Sequence[Change], recent_cap: int, queued: bool, posted: int) -> Applied:
         """Write postings, frequencies and fallback sets for changed articles (each at most once); bumps
         the sequence. One command per key touched, not per article: a bulk batch is a few thousand.
 
@@ -136,7 +136,7 @@ class RelatedIndex:
         """
         w = Writes()
         for change in changes:
-            w.add(change, queued)
+            w.add(change, queued, posted)
         async with self.redis.pipeline(transaction=False) as pipe:
             for key, ids in sorted(w.untagged.items()):
                 pipe.zrem(key, *ids)
@@ -148,16 +148,17 @@ class RelatedIndex:
                 pipe.hdel(keys.related_built(keys.shard_of(a)), a)
                 pipe.zrem(keys.related_pending(), a)
                 pipe.zrem(keys.related_pending_order(), a)
-            for key, posted in sorted(w.tagged.items()):
-                pipe.zadd(key, posted)
+            for key, members in sorted(w.tagged.items()):
+                pipe.zadd(key, members)
             marks = []
             for tag, delta in sorted(w.df.items()):
                 marks.append((len(pipe), tag))
                 pipe.hincrby(keys.related_df(), tag, delta)
-            for term, delta in sorted(w.term_df.items()):
-                pipe.hincrby(keys.related_term_df(), term, delta)
-            for key, posted in sorted(w.capped.items()):
-                pipe.zadd(key, posted)
+            if w.term_df:  # one call for the whole batch: a few hundred terms
+                deltas = [x for term, delta in sorted(w.term_df.items()) for x in (term, delta)]
+                pipe.eval(TERM_DF, 1, keys.related_term_df(), *deltas)  # EVAL: a pipeline is not re-run
+            for key, members in sorted(w.capped.items()):
+                pipe.zadd(key, members)
                 pipe.zremrangebyrank(key, 0, -(recent_cap + 1))
             for shard, unbuilt in sorted(w.unbuilt.items()):
                 pipe.hset(keys.related_built(shard), mapping=unbuilt)  # type: ignore[arg-type]

@@ -99,8 +99,15 @@ return out
 """
 
 
+# KEYS: the term frequencies hash. ARGV: term, delta, term, delta, ... (one call per index batch).
+TERM_DF = """
+for i = 1, #ARGV, 2 do redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1]) end
+return 0
+"""
+
+
 def sha(script: str) -> str:
     return hashlib.sha1(script.encode()).hexdigest()
 
 
-SCRIPTS = {sha(script): script for script in (SWAP, STORE, PUSH, DONE, PENDING, NEAR)}
+SCRIPTS = {sha(script): script for script in (SWAP, STORE, PUSH, DONE, PENDING, NEAR, TERM_DF)}

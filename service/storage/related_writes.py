@@ -22,26 +22,31 @@ class Writes:
     capped: dict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(dict))  # recent, sections
     unbuilt: dict[int, dict[str, int]] = field(default_factory=lambda: defaultdict(dict))
 
-    def add(self, change: Change, queued: bool) -> None:
+    def add(self, change: Change, queued: bool, posted: int) -> None:
+        """`posted`: an article's postings hold its first (heaviest) `posted` terms; all count in df."""
         a, old, new = change.article_id, change.old, change.new
         old_tags = old.tags if old else frozenset()
         new_tags = new.tags if new else frozenset()
         old_terms = {t for t, _c in old.terms} if old else set()
         new_terms = {t for t, _c in new.terms} if new else set()
+        old_posted = {t for t, _c in old.terms[:posted]} if old else set()
+        new_posted = {t for t, _c in new.terms[:posted]} if new else set()
         for tag in old_tags - new_tags:
             self.untagged[keys.related_tag(tag)].append(a)
             self.df[tag] -= 1
-        for term in old_terms - new_terms:
+        for term in old_posted - new_posted:
             self.untagged[keys.related_term(term)].append(a)
+        for term in old_terms - new_terms:
             self.term_df[term] -= 1
         if old and old.section and (new is None or new.section != old.section):
             self.unsectioned[old.section].append(a)
         if new is None:
             self.gone.append(a)
             return
-        for tag in new_tags:
+        moved = old is None or old.published_at != new.published_at  # else only new postings are written
+        for tag in new_tags if moved else new_tags - old_tags:
             self.tagged[keys.related_tag(tag)][a] = new.published_at
-        for term in new_terms:
+        for term in new_posted if moved else new_posted - old_posted:
             self.tagged[keys.related_term(term)][a] = new.published_at
         for tag in new_tags - old_tags:
             self.df[tag] += 1

@@ -89,16 +89,16 @@ def test_common_keys_are_not_scanned_in_a_big_catalog() -> None:
 # ---- terms ---------------------------------------------------------------------------------------
 
 
-def test_select_terms_keeps_the_most_salient_in_stem_order() -> None:
+def test_select_terms_keeps_the_most_salient_heaviest_first() -> None:
     idf = Idf({"a": 1, "b": 10, "c": 1, "d": 50}, 100)
     counts = {"d": 2, "c": 1, "b": 3, "a": 1}
     # (1 + ln c) * w: a = 1 * ln 101 = 4.61512, c = 4.61512 (tie with a), b = (1 + ln 3) * ln 11 = 2.09861 *
     # 2.39790 = 5.03226, d = (1 + ln 2) * ln 3 = 1.69315 * 1.09861 = 1.86011 -> b, then a (wins the tie by
     # stem), c, d
     assert select_terms(counts, idf, Rules(max_terms=1)) == (("b", 3),)  # the count beats the rarer a and c
-    assert select_terms(counts, idf, Rules(max_terms=2)) == (("a", 1), ("b", 3))
-    assert select_terms(counts, idf, Rules(max_terms=3)) == (("a", 1), ("b", 3), ("c", 1))
-    assert select_terms(counts, idf, RULES) == (("a", 1), ("b", 3), ("c", 1), ("d", 2))
+    assert select_terms(counts, idf, Rules(max_terms=2)) == (("b", 3), ("a", 1))
+    assert select_terms(counts, idf, Rules(max_terms=3)) == (("b", 3), ("a", 1), ("c", 1))
+    assert select_terms(counts, idf, RULES) == (("b", 3), ("a", 1), ("c", 1), ("d", 2))
     assert select_terms({}, idf, RULES) == ()
 
 

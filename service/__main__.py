@@ -15,6 +15,7 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from . import appkeys as K
+from .api import server
 from .app import create_app
 from .config import Settings
 from .logs import setup_logging
@@ -107,8 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "serve":
         app = create_app(settings, demo=args.demo)
         app.on_startup.append(freeze_heap)
-        web.run_app(app, host=args.host, port=args.port, shutdown_timeout=settings.shutdown_timeout_s,
-                    access_log=None, print=lambda msg: None)
+        server.run(app, args.host, args.port, server.Limits.from_settings(settings), settings.shutdown_timeout_s)
         return 0
     if args.command == "import":
         return asyncio.run(run_import(settings, args.file))

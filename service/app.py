@@ -186,5 +186,7 @@ def create_app(
     api = (public_api, health_api, catalog_api, reports_api, shariff_api, widget_api)
     for module in (*api, related_api, metrics_api, trending_api, ops_api):  # ops after trending: it uses its store
         module.setup(app)
+    if demo:
+        widget_api.setup_demo(app)
     app[ROUTES].close()  # the catch-all, last: 404, 405 and preflights through the edge
     return app

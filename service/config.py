@@ -90,6 +90,10 @@ class Settings(BaseSettings):
     widget_networks: Annotated[list[Network], NoDecode] = list(NETWORKS)  # type: ignore[arg-type]
     widget_related_limit: int = Field(5, ge=1, le=20)
 
+    # the HTTP server (`serve`)
+    header_timeout_s: float = Field(10.0, gt=0)  # a request's headers must arrive within this; idle keep-alive too
+    max_connections: int | None = Field(None, ge=1)  # unset: what RLIMIT_NOFILE leaves room for
+
     @field_validator("widget_networks", mode="before")
     @classmethod
     def _widget_networks(cls, value: object) -> object:

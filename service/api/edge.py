@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 from aiohttp import hdrs, web
@@ -23,11 +24,23 @@ from ..metrics import Metrics
 from .access_log import levels, log_request, request_id
 from .access_log import log as access_log
 from .cors import add_headers, allowed_origin, is_preflight, preflight, public_methods
-from .errors import error_answer
+from .errors import CLIENT_GONE, error_answer
 
 REQUEST_ID = istr("X-Request-ID")
-CATCH_ALL = "/{unmatched_path:.*}"
 UNMATCHED = "unmatched"  # the route label of requests no route matched (404, 405, preflights)
+
+
+class CatchAll(web.PlainResource):
+    """Matches every request target, `*`, `host:port` and paths with a newline included (a regex route does not)."""
+
+    def __init__(self) -> None:
+        super().__init__("/")
+
+    def _match(self, path: str) -> dict[str, str] | None:
+        return {}
+
+    def raw_match(self, path: str) -> bool:
+        return False  # never reused by `add_resource`
 
 
 class Routes:
@@ -60,15 +73,20 @@ class Routes:
         template = resource.canonical
         resource.add_route(method, self._wrap(template, handler, public_methods(template), method))
 
-    def files(self, prefix: str, directory: Path) -> None:
-        """GET `prefix/<path>`: files under `directory` (nothing outside it), through the edge like any route."""
+    def files(self, prefix: str, directory: Path, headers: Mapping[str, str] | None = None) -> None:
+        """GET `prefix/<path>`: files under `directory` (nothing outside it) with `headers`, through the edge."""
         root = directory.resolve()
+        extra = dict(headers or {})
 
         async def serve(request: web.Request) -> web.FileResponse:
-            path = (root / request.match_info["path"]).resolve()
-            if not path.is_relative_to(root) or not path.is_file():
+            try:
+                path = (root / request.match_info["path"]).resolve()
+                found = path.is_relative_to(root) and path.is_file()
+            except (ValueError, OSError):  # a NUL byte, a name too long: no such file
+                found = False
+            if not found:
                 raise web.HTTPNotFound()
-            return web.FileResponse(path)
+            return web.FileResponse(path, headers=extra)
 
         self.get(prefix.rstrip("/") + "/{path:.+}", serve)
 
@@ -76,7 +94,8 @@ class Routes:
         """Register the catch-all (last): preflights, 405 and 404 answered through the edge."""
         if self._catch_all is not None:
             return
-        resource = self.router.add_resource(CATCH_ALL)
+        resource = CatchAll()
+        self.router.register_resource(resource)
         resource.add_route(hdrs.METH_ANY, self._wrap(UNMATCHED, self._unmatched, None))
         self._catch_all = resource
 
@@ -143,7 +162,7 @@ class Routes:
                     add_headers(exc.headers, allow)
                 raise
             except asyncio.CancelledError:
-                status = 499  # the client went away
+                status = CLIENT_GONE
                 raise
             finally:
                 seconds = perf_counter() - started
@@ -156,6 +175,12 @@ class Routes:
 
 
 ROUTES = web.AppKey("routes", Routes)
+
+
+def forwarded_for(request: web.Request) -> str | None:
+    """Every X-Forwarded-For line in order, as one list: a proxy appends its own line after the client's."""
+    lines = request.headers.getall(hdrs.X_FORWARDED_FOR, ())
+    return ",".join(lines) if lines else None
 
 
 def routes(app: web.Application) -> Routes:

@@ -11,32 +11,45 @@ from redis.exceptions import RedisError
 from ..domain.errors import DomainError
 
 log = logging.getLogger(__name__)
+CLIENT_GONE = 499  # nginx's "client closed request": counted apart from errors, never sent
 
 
 def error_response(status: int, code: str, message: str, details: Any = None) -> web.Response:
     return web.json_response({"error": {"code": code, "message": message, "details": details}}, status=status)
 
 
-_HTTP_CODES = {
+HTTP_CODES = {
     400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-    406: "not_acceptable", 411: "length_required", 413: "payload_too_large", 415: "unsupported_media_type",
+    406: "not_acceptable", 411: "length_required", 413: "payload_too_large", 414: "uri_too_long",
+    415: "unsupported_media_type", 431: "headers_too_large", 500: "internal_error", 501: "not_implemented",
+    503: "unavailable", 504: "timeout",
 }
+
+
+def client_gone(request: web.Request) -> bool:
+    """True once the client's connection is closed (reading its body then fails with ConnectionResetError)."""
+    transport = request.transport
+    return transport is None or transport.is_closing()
 
 
 def error_answer(request: web.Request, exc: Exception) -> web.Response | None:
     """The JSON answer for an exception a handler raised; None for HTTP answers below 400 (re-raise them).
 
-    Domain errors get their status, Redis down 503, anything else a logged JSON 500.
+    Domain errors get their status, a client gone mid-request 499, Redis down 503, anything else a
+    logged JSON 500.
     """
     if isinstance(exc, DomainError):
         return error_response(exc.status, exc.code, exc.message, exc.details)
     if isinstance(exc, web.HTTPException):
         if exc.status < 400:
             return None
-        response = error_response(exc.status, _HTTP_CODES.get(exc.status, "http_error"), exc.reason, None)
+        response = error_response(exc.status, HTTP_CODES.get(exc.status, "http_error"), exc.reason, None)
         if isinstance(exc, web.HTTPMethodNotAllowed):  # RFC 9110: a 405 says which methods are allowed
             response.headers[hdrs.ALLOW] = exc.headers[hdrs.ALLOW]
         return response
+    if isinstance(exc, ConnectionError) and client_gone(request):
+        log.debug("client went away on %s %s: %s", request.method, request.path, type(exc).__name__)
+        return error_response(CLIENT_GONE, "client_closed_request", "the client closed the connection")
     if isinstance(exc, (RedisError, ConnectionError, TimeoutError)):
         log.warning("redis unavailable: %s", type(exc).__name__)
         return error_response(503, "unavailable", "storage is unavailable; nothing was recorded, retry later")

@@ -21,13 +21,14 @@ CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
     "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
-PAGE_HEADERS = {
+SECURITY_HEADERS = {  # on every page and asset of the dashboard
     "Content-Security-Policy": CSP,
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
-    "Cache-Control": "no-store",
     "X-Frame-Options": "DENY",
 }
+PAGE_HEADERS = {**SECURITY_HEADERS, "Cache-Control": "no-store"}
+ASSET_HEADERS = {**SECURITY_HEADERS, "Cache-Control": "no-cache"}  # revalidated (ETag) on every load
 
 
 async def summary(request: web.Request) -> web.Response:
@@ -69,4 +70,4 @@ def setup(app: web.Application) -> None:
     r.get("/v1/ops/summary", summary)
     r.get("/ops", dashboard)
     r.get("/ops/articles/{article_id}", article_page)
-    r.files("/ops/static", ASSETS)
+    r.files("/ops/static", ASSETS, ASSET_HEADERS)

@@ -13,7 +13,7 @@ from ..domain.engagement import Requester
 from ..domain.errors import InvalidInput
 from ..domain.networks import Network
 from ..domain.visitors import client_ip
-from .edge import routes
+from .edge import forwarded_for, routes
 from .parsing import buffered_body, decode_json, read_body, validate
 
 _VIEW_BODIES = {s: json.dumps({"status": s}).encode() for s in ("accepted", "duplicate", "bot")}
@@ -46,7 +46,7 @@ class ViewIn(BaseModel):
 
 def requester(request: web.Request) -> Requester:
     settings = request.app[SETTINGS]
-    ip = client_ip(request.remote, request.headers.get("X-Forwarded-For"), settings.trusted_proxies)
+    ip = client_ip(request.remote, forwarded_for(request), settings.trusted_proxies)
     return Requester(ip=ip, user_agent=request.headers.get("User-Agent", ""), method=request.method)
 
 

@@ -20,7 +20,7 @@ from ..config import Settings
 from ..demo import DEMO_ARTICLES, DEMO_HOST
 from ..domain.articles import Article, rfc3339
 from ..domain.catalog import check_article_id
-from ..domain.errors import NotFound
+from ..domain.errors import Gone, NotFound
 from .edge import routes
 
 WEB = Path(__file__).resolve().parent.parent / "web"
@@ -154,6 +154,8 @@ class Page:
 def page_facts(article_id: str, content: DemoContent | None, article: Article | None) -> Page:
     """From the catalog where the article is there, else from the demo catalog's definition."""
     if article is not None:
+        if not article.published:
+            raise Gone(f"article {article_id!r} is unpublished")
         text = content or DemoContent(
             headline=article.title, summary=article.summary or "", byline="Newsroom", body=[], takeaways=[]
         )
@@ -212,6 +214,11 @@ def setup(app: web.Application) -> None:
     r = routes(app)
     app.on_startup.append(_load)
     r.get("/widget.js", widget_js)
+
+
+def setup_demo(app: web.Application) -> None:
+    """The demo pages (`serve --demo` only); after `setup`."""
+    r = routes(app)
     r.get("/demo", demo_page)
     r.get("/demo/assets/demo.css", demo_css)
     r.get("/demo/{article_id}", demo_page)

@@ -166,3 +166,9 @@ async def test_unknown_or_bad_demo_ids_are_4xx(client: Any, path: str, status: i
     resp = await client.get(path)
     assert resp.status == status
     assert (await resp.json())["error"]["code"] in ("not_found", "validation_error")
+
+
+@pytest.fixture
+async def client(settings: Settings, aiohttp_client: Callable[..., Any]) -> Any:
+    """The app as `serve --demo` runs it: the demo pages are only registered then."""
+    return await aiohttp_client(create_app(settings, demo=True, flusher=False))

@@ -60,7 +60,8 @@
     'button{font:inherit;font-size:14px;font-weight:600;display:inline-flex;align-items:center;' +
     'justify-content:center;gap:8px;width:100%;min-height:44px;margin:0;padding:4px 16px;' +
     'border:2px solid var(--eng-button-border,var(--bd));border-radius:999px;color:#fff;background:var(--c);' +
-    'cursor:pointer}.vh{font-size:0}button:hover .v{text-decoration:underline}button[aria-busy=true]{cursor:progress}' +
+    'cursor:pointer}.vh{font-size:0}button:hover .v{text-decoration:underline}' +
+    'button[aria-busy=true]{cursor:progress}' +
     'button:focus-visible,a:focus-visible{outline:3px solid var(--eng-focus,var(--eng-text,var(--t)));' +
     'outline-offset:2px}' +
     '.c{min-width:22px;padding:0 7px;border-radius:999px;background:rgba(0,0,0,.3);font-size:12px;' +
@@ -139,7 +140,8 @@
       if (m && !(m[4] < .5)) return lum(m) < .18;
     }
     var cs = getComputedStyle(node.getRootNode().host).colorScheme;
-    return /dark/.test(cs) && (!/light/.test(cs) || !!w.matchMedia && matchMedia('(prefers-color-scheme: dark)').matches);
+    var prefersDark = !!w.matchMedia && matchMedia('(prefers-color-scheme: dark)').matches;
+    return /dark/.test(cs) && (!/light/.test(cs) || prefersDark);
   }
 
   function paint() {

@@ -356,6 +356,16 @@ async def _more(live: Live, n: int) -> bool:
     return await summaries(live) >= n
 
 
+FLUSH_LABELS = """() => [...document.querySelectorAll('#flush dt')].map((dt) => {
+      const c = (s) => s.match(/\\d+/g).slice(0, 3).map(Number);
+      const lum = (v) => v.map((x) => x / 255).map((x) => x <= 0.04045 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4)
+        .reduce((s, x, i) => s + x * [0.2126, 0.7152, 0.0722][i], 0);
+      const [a, b] = [lum(c(getComputedStyle(dt).color)), lum(c(getComputedStyle(document.getElementById('flush'))
+        .backgroundColor))].sort((x, y) => y - x);
+      return (a + 0.05) / (b + 0.05);
+    })"""
+
+
 WATCH = """() => {
   window.__changes = {health: 0, reasons: 0};
   for (const [name, id] of [['health', 'health'], ['reasons', 'reasons']]) {
@@ -379,19 +389,14 @@ async def test_status_changes_are_announced_and_only_changes(browser: Browser, l
     before = await summaries(live)
     await wait_for(lambda: _more(live, before + 3), what="three refreshes")
     assert await page.evaluate("window.__changes") == {"health": 0, "reasons": 0}  # nothing re-announced
+    green = await page.evaluate(FLUSH_LABELS)
+    assert green and min(green) >= 4.5, green  # flush labels on the green panel
     # No flush now: past 3 intervals the lag is a warning, and that change is written (announced).
     await expect(page.locator("#health")).to_have_attribute("data-status", "warning", timeout=15_000)
     await expect(page.locator("#reasons li").first).to_contain_text("flush lag")
     changes = await page.evaluate("window.__changes")
     assert changes["health"] >= 1 and changes["reasons"] >= 1
-    labels = await page.evaluate("""() => [...document.querySelectorAll('#flush dt')].map((dt) => {
-      const c = (s) => s.match(/\\d+/g).slice(0, 3).map(Number);
-      const lum = (v) => v.map((x) => x / 255).map((x) => x <= 0.04045 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4)
-        .reduce((s, x, i) => s + x * [0.2126, 0.7152, 0.0722][i], 0);
-      const [a, b] = [lum(c(getComputedStyle(dt).color)), lum(c(getComputedStyle(document.getElementById('flush'))
-        .backgroundColor))].sort((x, y) => y - x);
-      return (a + 0.05) / (b + 0.05);
-    })""")
+    labels = await page.evaluate(FLUSH_LABELS)
     assert labels and min(labels) >= 4.5, labels  # flush labels on the red panel
     await context.close()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import re
+import subprocess
 from collections.abc import Callable
 from html.parser import HTMLParser
 from typing import Any
@@ -73,6 +74,24 @@ async def test_widget_is_served_gzipped_under_8_kb(client: Any) -> None:
     plain = await client.get("/widget.js", headers={"Accept-Encoding": "identity"})
     assert "Content-Encoding" not in plain.headers
     assert await plain.read() == client.app[ASSETS].widget.body
+
+
+def test_widget_fits_8_kb_by_gzip_9(settings: Settings) -> None:
+    body = build_widget(settings).body
+    packed = subprocess.run(["gzip", "-9", "-c"], input=body, capture_output=True, check=True, timeout=30).stdout
+    assert len(packed) <= MAX_GZIP, f"widget.js is {len(packed)} bytes by gzip -9"
+
+
+def test_widget_ships_a_full_strings_table_in_ascii() -> None:
+    source = (WEB / "widget.js").read_text(encoding="utf-8")
+    assert source.isascii()  # safe on a host page of any charset; other scripts as \\u escapes
+    table = re.search(r"var STR = \{(.*?)\n  \};", source, re.S)
+    assert table
+    rows = dict(re.findall(r"\n    (\w\w): \[(.*?)\]", table.group(1), re.S))
+    assert set(rows) >= {"en", "de", "fr", "es", "ar"}
+    sizes = {lang: len(re.findall(r"'(?:[^'\\]|\\.)*'", row)) for lang, row in rows.items()}
+    assert set(sizes.values()) == {sizes["en"]}, sizes  # every language has every string
+    assert "'Let your friends know!'" in rows["en"] and "'Related News'" in rows["en"]
 
 
 async def test_widget_uses_no_unsafe_apis(client: Any) -> None:

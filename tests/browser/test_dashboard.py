@@ -6,9 +6,12 @@ its flush loop off and the test calls `flush_once()`.
 
 from __future__ import annotations
 
+import asyncio
 import os
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +23,7 @@ from playwright.async_api import Browser, BrowserContext, Page, Route, async_pla
 from service import appkeys as K
 from service.app import create_app
 from service.config import Settings
+from tests.browser.a11y import axe_run_async
 from tests.conftest import ADMIN, AUTH, BROWSER_UA
 
 pytestmark = pytest.mark.browser
@@ -73,9 +77,11 @@ class Live:
 
 
 @pytest.fixture
-async def live(settings: Settings) -> AsyncIterator[Live]:
+async def live(settings: Settings, request: pytest.FixtureRequest) -> AsyncIterator[Live]:
+    """The app; the flush interval (which sets the lag warning at 3 intervals) is 30 s, or the test's param."""
     require_chromium()
-    app = create_app(settings.model_copy(update={"flush_interval_s": 1.0}), flusher=False)
+    interval = float(getattr(request, "param", 30.0))  # long: a loaded machine does not turn the panel red
+    app = create_app(settings.model_copy(update={"flush_interval_s": interval}), flusher=False)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -90,6 +96,7 @@ async def live(settings: Settings) -> AsyncIterator[Live]:
 @pytest.fixture
 async def browser() -> AsyncIterator[Browser]:
     require_chromium()
+    expect.set_options(timeout=10_000)  # the 5 s default is short on a loaded 2-core machine
     async with async_playwright() as pw:
         chromium = await pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield chromium
@@ -188,12 +195,13 @@ async def test_dashboard_shows_what_the_api_reports(browser: Browser, live: Live
     await context.close()
 
 
+@pytest.mark.parametrize("live", [1.0], indirect=True)
 async def test_warning_when_the_flush_stops_and_clears_when_it_catches_up(browser: Browser, live: Live) -> None:
     await activity(live.base)
-    await live.app[K.FLUSHER].flush_once()
     context = await new_context(browser, live)
     page = await context.new_page()
     await login(page, live)
+    await live.app[K.FLUSHER].flush_once()  # now, so the page sees a fresh flush whatever the login took
     flush = page.locator("#flush")
     await expect(flush).to_have_attribute("data-state", "ok")
     # No flush runs now: past 3 intervals (3 s) the lag turns the panel red.
@@ -248,4 +256,197 @@ async def test_article_drill_down(browser: Browser, live: Live) -> None:
     assert await series_pixels(page, "#chart-article") > 20
     await page.screenshot(path=str(ARTIFACTS / "ops-article.png"), full_page=True)
     await assert_clean(page, live)
+    await context.close()
+
+
+# Accessibility (WCAG 2.2 AA): axe-core, and what axe cannot check by itself.
+
+PHONE = {"width": 320, "height": 700}
+HEADINGS = "() => [...document.querySelectorAll('h1,h2,h3,h4,h5,h6')].map((h) => Number(h.tagName[1]))"
+OVERFLOW = "() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+
+
+async def summaries(live: Live) -> int:
+    return sum(1 for url in live.requests if "/v1/ops/summary" in url)
+
+
+async def wait_for(condition: Any, timeout: float = 10, what: str = "condition") -> None:
+    """Polls an async condition with a deadline."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)  # polling a condition with a deadline
+
+
+async def assert_axe_clean(page: Page) -> None:
+    result = await axe_run_async(page)
+    assert result.violations == [], "\n".join(result.violations)
+
+
+async def test_dashboard_and_drill_down_have_no_axe_violations(browser: Browser, live: Live) -> None:
+    await activity(live.base)
+    await live.app[K.FLUSHER].flush_once()
+    context = await new_context(browser, live)
+    page = await context.new_page()
+    await login(page, live)
+    await expect(page.locator("#chart-hourly")).to_have_attribute("data-total", "4,2,1")
+    assert await page.evaluate("document.activeElement.id") == "main"  # not left on <body> after login
+    await assert_axe_clean(page)
+    await page.locator("#chart-hourly + details summary").click()  # the chart's data table, opened
+    await assert_axe_clean(page)
+    await page.goto(live.base + "/ops/articles/a1")
+    await expect(page.locator("#chart-article")).to_have_attribute("data-total", "3,2,1")
+    await assert_axe_clean(page)
+    levels = await page.evaluate(HEADINGS)
+    assert levels[0] == 1 and all(b <= a + 1 for a, b in pairwise(levels)), levels
+    await assert_clean(page, live)
+    await context.close()
+
+
+@pytest.mark.parametrize("path", ["/ops?refresh=0.25", "/ops/articles/a1"])
+@pytest.mark.parametrize("width", [320, 375])
+async def test_no_horizontal_scroll_on_a_phone(browser: Browser, live: Live, path: str, width: int) -> None:
+    await activity(live.base)
+    await live.app[K.FLUSHER].flush_once()
+    context = await browser.new_context(viewport={**PHONE, "width": width}, user_agent=BROWSER_UA)
+    context.set_default_timeout(10_000)
+    await context.route("**/*", live.route)
+    page = await context.new_page()
+    await login(page, live, path)
+    chart = "#chart-hourly" if path.startswith("/ops?") else "#chart-article"
+    await expect(page.locator(chart)).to_have_attribute("data-total", re.compile(r"\d+,\d+,\d+"))
+    scroll, client = await page.evaluate(OVERFLOW)
+    assert scroll <= client == width, (scroll, client)
+    await page.screenshot(path=str(ARTIFACTS / f"ops-{width}{'-article' if 'articles' in path else ''}.png"),
+                          full_page=True)
+    await context.close()
+
+
+async def test_refresh_keeps_the_focused_link_and_can_be_paused(browser: Browser, live: Live) -> None:
+    await activity(live.base)
+    await live.app[K.FLUSHER].flush_once()
+    context = await new_context(browser, live)
+    page = await context.new_page()
+    await login(page, live)
+    link = page.locator("#top-views tbody tr").first.locator("a").first
+    await expect(link).to_have_text("First story")
+    await link.focus()
+    await link.evaluate("a => { a.__marked = true; }")
+    before = await summaries(live)
+    await wait_for(lambda: _more(live, before + 2), what="two dashboard refreshes")
+    await expect(page.locator("#h-views-hour")).to_have_text("4")
+    assert await page.evaluate("document.activeElement.__marked === true")  # the same element, still focused
+    assert await page.evaluate("document.activeElement.textContent") == "First story"
+    pause = page.get_by_role("button", name="Pause updates")
+    await pause.click()
+    await expect(page.get_by_role("button", name="Resume updates")).to_be_visible()
+    await expect(page.locator("#updated")).to_contain_text("(paused)")
+    paused_at = await summaries(live)
+    # An absence is watched for a while: 8 refresh intervals (0.25 s each) of the page's own clock.
+    await page.evaluate("() => new Promise((done) => setTimeout(done, 2000))")
+    assert await summaries(live) <= paused_at + 1  # at most the one already in flight
+    await page.get_by_role("button", name="Resume updates").click()
+    resumed_at = await summaries(live)
+    await wait_for(lambda: _more(live, resumed_at + 2), what="refreshes after resuming")
+    await context.close()
+
+
+async def _more(live: Live, n: int) -> bool:
+    return await summaries(live) >= n
+
+
+FLUSH_LABELS = """() => [...document.querySelectorAll('#flush dt')].map((dt) => {
+      const c = (s) => s.match(/\\d+/g).slice(0, 3).map(Number);
+      const lum = (v) => v.map((x) => x / 255).map((x) => x <= 0.04045 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4)
+        .reduce((s, x, i) => s + x * [0.2126, 0.7152, 0.0722][i], 0);
+      const [a, b] = [lum(c(getComputedStyle(dt).color)), lum(c(getComputedStyle(document.getElementById('flush'))
+        .backgroundColor))].sort((x, y) => y - x);
+      return (a + 0.05) / (b + 0.05);
+    })"""
+
+
+WATCH = """() => {
+  window.__changes = {health: 0, reasons: 0};
+  for (const [name, id] of [['health', 'health'], ['reasons', 'reasons']]) {
+    new MutationObserver((r) => { window.__changes[name] += r.length; })
+      .observe(document.getElementById(id), {childList: true, characterData: true, subtree: true});
+  }
+}"""
+
+
+@pytest.mark.parametrize("live", [2.0], indirect=True)
+async def test_status_changes_are_announced_and_only_changes(browser: Browser, live: Live) -> None:
+    await activity(live.base)
+    context = await new_context(browser, live)
+    page = await context.new_page()
+    await login(page, live)
+    await live.app[K.FLUSHER].flush_once()
+    await expect(page.locator("#health")).to_have_text("all good")
+    assert await page.locator("#health").get_attribute("role") == "status"
+    assert await page.locator("#reasons").get_attribute("aria-live") == "polite"
+    await page.evaluate(WATCH)
+    before = await summaries(live)
+    await wait_for(lambda: _more(live, before + 3), what="three refreshes")
+    assert await page.evaluate("window.__changes") == {"health": 0, "reasons": 0}  # nothing re-announced
+    green = await page.evaluate(FLUSH_LABELS)
+    assert green and min(green) >= 4.5, green  # flush labels on the green panel
+    # No flush now: past 3 intervals the lag is a warning, and that change is written (announced).
+    await expect(page.locator("#health")).to_have_attribute("data-status", "warning", timeout=15_000)
+    await expect(page.locator("#reasons li").first).to_contain_text("flush lag")
+    changes = await page.evaluate("window.__changes")
+    assert changes["health"] >= 1 and changes["reasons"] >= 1
+    labels = await page.evaluate(FLUSH_LABELS)
+    assert labels and min(labels) >= 4.5, labels  # flush labels on the red panel
+    await context.close()
+
+
+async def test_charts_have_tables_line_styles_and_a_keyboard_legend(browser: Browser, live: Live) -> None:
+    await activity(live.base)
+    await live.app[K.FLUSHER].flush_once()
+    context = await new_context(browser, live)
+    page = await context.new_page()
+    await login(page, live)
+    await expect(page.locator("#chart-hourly")).to_have_attribute("data-total", "4,2,1")
+    canvas = page.locator("#chart-hourly canvas")
+    assert await canvas.get_attribute("role") == "img"
+    assert "data table" in (await canvas.get_attribute("aria-label") or "")
+    table = page.locator("#chart-hourly + details table")
+    await page.locator("#chart-hourly + details summary").focus()
+    await page.keyboard.press("Enter")
+    await expect(table).to_be_visible()
+    assert await table.locator("tbody tr").count() == 48
+    sums = await table.evaluate("""t => [1, 2, 3].map((i) => [...t.tBodies[0].rows]
+      .reduce((s, r) => s + Number(r.cells[i].textContent.replace(/,/g, '')), 0))""")
+    assert sums == [4, 2, 1]
+    styles = await page.locator("#chart-hourly .legend .key").evaluate_all(
+        "ks => ks.map((k) => getComputedStyle(k).borderTopStyle)")
+    assert styles == ["solid", "dashed", "dotted"]  # told apart without colour
+    views = page.locator("#chart-hourly .legend button[data-series=views]")
+    drawn = await series_pixels(page, "#chart-hourly")
+    await views.focus()
+    await page.keyboard.press("Space")
+    await expect(views).to_have_attribute("aria-pressed", "false")
+    await wait_for(lambda: _fewer_pixels(page, drawn), what="the views line to disappear")
+    await page.keyboard.press("Enter")
+    await expect(views).to_have_attribute("aria-pressed", "true")
+    await context.close()
+
+
+async def _fewer_pixels(page: Page, drawn: int) -> bool:
+    return await series_pixels(page, "#chart-hourly") < drawn
+
+
+async def test_selected_window_shows_in_forced_colours(browser: Browser, live: Live) -> None:
+    context = await browser.new_context(viewport={"width": 1400, "height": 1000}, user_agent=BROWSER_UA,
+                                        forced_colors="active")
+    context.set_default_timeout(10_000)
+    await context.route("**/*", live.route)
+    page = await context.new_page()
+    await login(page, live)
+    looks = await page.locator("#windows button").evaluate_all(
+        "bs => bs.map((b) => [b.getAttribute('aria-pressed'), getComputedStyle(b).backgroundColor])")
+    pressed = {colour for state, colour in looks if state == "true"}
+    others = {colour for state, colour in looks if state != "true"}
+    assert len(pressed) == 1 and not pressed & others, looks
     await context.close()

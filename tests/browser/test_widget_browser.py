@@ -66,7 +66,7 @@ def test_share_bar_renders_buttons_and_counts(page: Page, api: Api, live_server:
     expect(button(page, "reddit").locator(".c")).to_have_text("1")
     expect(button(page, "x").locator(".c")).to_have_text("")
     expect(page.get_by_role("button", name="Share on Facebook, 2 shares")).to_be_visible()
-    expect(page.get_by_role("button", name="Copy the link")).to_be_visible()
+    expect(page.get_by_role("button", name="Copy link", exact=True)).to_be_visible()  # the visible label
     page.wait_for_load_state("networkidle")
     assert traffic.external == []
     no_client_state(page)

@@ -14,6 +14,8 @@
     const data = [xs].concat(all.map((s) => s.points.map((p) => p.value)));
     const chart = Ops.timeChart($("chart-article"), METRICS);
     chart.setData(data);
+    Ops.dataTable($("chart-article"), "per hour, last 48 hours", ["Hour", ...METRICS])(
+      xs.map((t, i) => [Ops.hourLabel(t), ...data.slice(1).map((v) => v[i])]));
     Ops.resizeOnWindow(chart, $("chart-article"));
     $("chart-article").dataset.total = data.slice(1).map((v) => v.reduce((a, b) => a + b, 0)).join(",");
   }
@@ -24,6 +26,8 @@
     const shares = names.map((n) => stats.shares.by_network[n]);
     const clicks = names.map((n) => stats.clicks.by_network[n] || 0);
     chart.setData([names.map((_, i) => i), shares, clicks]);
+    Ops.dataTable($("chart-networks"), "shares and clicks by network", ["Network", "shares", "clicks"])(
+      names.map((n, i) => [n, shares[i], clicks[i]]));
     Ops.resizeOnWindow(chart, $("chart-networks"));
     $("chart-networks").dataset.total = `${stats.shares.total},${stats.clicks.total}`;
   }

@@ -9,6 +9,11 @@
   let last = null;
   let hourlyChart = null;
   let networkChart = null;
+  let hourlyTable = null;
+  let networkTable = null;
+  let timer = null;
+  let paused = false;
+  let inflight = false;
 
   const refreshMs = (s) => 1000 * Math.max(0.2, override > 0 ? override : (s && s.refresh_s) || 5);
   const clock = (iso) => (iso ? new Date(iso).toLocaleTimeString("en-GB") : "never");
@@ -38,6 +43,8 @@
     const d = ev.dropped;
     text("f-dropped", `failed ${fmt(d.failed)} · rejected ${fmt(d.rejected)} · duplicate ${fmt(d.duplicate)} · bots ${fmt(ev.bots)}`);
     const list = $("reasons");
+    if (list.dataset.shown === JSON.stringify(s.health.reasons)) return;  // a live region: changes only
+    list.dataset.shown = JSON.stringify(s.health.reasons);
     list.replaceChildren(...s.health.reasons.map((reason) => {
       const li = document.createElement("li");
       li.textContent = reason;
@@ -49,35 +56,32 @@
     if (!hourlyChart) {
       hourlyChart = Ops.timeChart($("chart-hourly"), METRICS);
       Ops.resizeOnWindow(hourlyChart, $("chart-hourly"));
+      hourlyTable = Ops.dataTable($("chart-hourly"), "per hour, last 48 hours", ["Hour", ...METRICS]);
     }
     const h = s.hourly;
     hourlyChart.setData([h.hours, h.views, h.shares, h.clicks]);
+    hourlyTable(h.hours.map((t, i) => [Ops.hourLabel(t), h.views[i], h.shares[i], h.clicks[i]]));
     $("chart-hourly").dataset.total = METRICS.map((m) => h[m].reduce((a, b) => a + b, 0)).join(",");
     const names = Object.keys(s.networks.shares);
     if (!networkChart) {
       networkChart = Ops.networkChart($("chart-networks"), names);
       Ops.resizeOnWindow(networkChart, $("chart-networks"));
+      networkTable = Ops.dataTable($("chart-networks"), "shares and clicks by network", ["Network", "shares", "clicks"]);
     }
     const shares = names.map((n) => s.networks.shares[n]);
     const clicks = names.map((n) => s.networks.clicks[n]);
     networkChart.setData([names.map((_, i) => i), shares, clicks]);
+    networkTable(names.map((n, i) => [n, shares[i], clicks[i]]));
     $("chart-networks").dataset.total = [shares, clicks].map((v) => v.reduce((a, b) => a + b, 0)).join(",");
   }
 
-  function row(item, rank) {
+  function newRow() {
     const tr = document.createElement("tr");
-    const cells = [String(rank), null, fmt(item.count)].map((value) => {
-      const td = document.createElement("td");
-      if (value !== null) td.textContent = value;
-      return td;
-    });
+    const cells = [0, 1, 2].map(() => document.createElement("td"));
     const link = document.createElement("a");
-    link.href = item.url;
     link.target = "_blank";
     link.rel = "noopener noreferrer";
-    link.textContent = item.title || item.article_id;
     const more = document.createElement("a");
-    more.href = `/ops/articles/${encodeURIComponent(item.article_id)}`;
     more.className = "more";
     more.textContent = "details";
     cells[1].append(link, " ", more);
@@ -86,22 +90,55 @@
     return tr;
   }
 
+  const set = (node, key, value) => { if (node[key] !== value) node[key] = value; };
+
+  /* Fills a row in place (only what changed): a focused link inside it stays where it is. */
+  function fill(tr, item, rank) {
+    const [num, article, count] = tr.cells;
+    const [link, more] = article.querySelectorAll("a");
+    tr.dataset.key = item.article_id;
+    set(num, "textContent", String(rank));
+    if (link.getAttribute("href") !== item.url) link.setAttribute("href", item.url);
+    set(link, "textContent", item.title || item.article_id);
+    const details = `/ops/articles/${encodeURIComponent(item.article_id)}`;
+    if (more.getAttribute("href") !== details) more.setAttribute("href", details);
+    set(count, "textContent", fmt(item.count));
+    return tr;
+  }
+
+  function emptyRow() {
+    const tr = document.createElement("tr");
+    const td = document.createElement("td");
+    td.colSpan = 3;
+    td.className = "muted";
+    td.textContent = "no activity in this window";
+    tr.dataset.key = "";
+    tr.append(td);
+    return tr;
+  }
+
+  /* Rows are kept per article and moved, not rebuilt; moveBefore keeps the focus where browsers have it. */
+  function place(body, rows) {
+    rows.forEach((tr, i) => {
+      const at = body.rows[i] || null;
+      if (at === tr) return;
+      if (body.moveBefore && tr.isConnected) body.moveBefore(tr, at); else body.insertBefore(tr, at);
+    });
+    while (body.rows.length > rows.length) body.deleteRow(-1);
+  }
+
   function tables(s) {
+    const focused = document.activeElement;
     for (const m of METRICS) {
       const items = s.top[windowName][m];
       const body = $(`top-${m}`).tBodies[0];
-      if (!items.length) {
-        const tr = document.createElement("tr");
-        const td = document.createElement("td");
-        td.colSpan = 3;
-        td.className = "muted";
-        td.textContent = "no activity in this window";
-        tr.append(td);
-        body.replaceChildren(tr);
-      } else {
-        body.replaceChildren(...items.map((item, i) => row(item, i + 1)));
-      }
+      const old = new Map([...body.rows].map((tr) => [tr.dataset.key, tr]));
+      const rows = items.length
+        ? items.map((item, i) => fill(old.get(item.article_id) || newRow(), item, i + 1))
+        : [old.get("") || emptyRow()];
+      place(body, rows);
     }
+    if (focused && focused.isConnected && document.activeElement !== focused) focused.focus();
   }
 
   function redis(s) {
@@ -113,9 +150,9 @@
   }
 
   function health(status, label) {
-    const badge = $("health");
+    const badge = $("health");  // role=status: written only when it changes, so only changes are announced
     badge.dataset.status = status;
-    badge.textContent = label;
+    if (badge.textContent !== label) badge.textContent = label;
   }
 
   function render(s) {
@@ -125,23 +162,35 @@
     tables(s);
     redis(s);
     health(s.health.status, s.health.status === "ok" ? "all good" : `${s.health.reasons.length} warning(s)`);
-    text("updated", `updated ${clock(s.generated_at)}`);
+    text("updated", `updated ${clock(s.generated_at)}${paused ? " (paused)" : ""}`);
   }
 
   async function tick() {
+    inflight = true;
     try {
       last = await Ops.getJSON("/v1/ops/summary");
       render(last);
     } catch (err) {
       if (err instanceof Ops.AuthError) {
+        inflight = false;
         Ops.askAgain("That token was rejected: enter the admin token.");
         return;
       }
       health("error", "unreachable");
       text("updated", String(err.message || err));
     }
-    setTimeout(tick, refreshMs(last));
+    inflight = false;
+    if (!paused) timer = setTimeout(tick, refreshMs(last));
   }
+
+  /* WCAG 2.2.2: the reader can stop the updates (and start them again). */
+  $("pause").addEventListener("click", () => {
+    paused = !paused;
+    $("pause").textContent = paused ? "Resume updates" : "Pause updates";
+    clearTimeout(timer);
+    if (paused) text("updated", `${$("updated").textContent.replace(/ \(paused\)$/, "")} (paused)`);
+    else if (!inflight) tick();  // one in flight schedules the next itself
+  });
 
   $("windows").addEventListener("click", (ev) => {
     const button = ev.target.closest("button[data-window]");

@@ -84,6 +84,12 @@ class Settings(BaseSettings):
     widget_networks: Annotated[list[Network], NoDecode] = list(NETWORKS)  # type: ignore[arg-type]
     widget_related_limit: int = Field(5, ge=1, le=20)
 
+    # faults: every request that touches Redis answers within a bound, the embedded Redis is supervised
+    redis_request_timeout_s: float = Field(2.0, gt=0)  # a request waiting on Redis longer answers 503
+    readyz_timeout_s: float = Field(1.0, gt=0)  # each readiness check, run side by side
+    redis_idle_ping_s: float = Field(5.0, gt=0)  # the ingest link PINGs when idle this long (dead peers)
+    embedded_redis_appendfsync: Literal["always", "everysec", "no"] = "everysec"  # "always": no loss on kill -9
+
     @field_validator("widget_networks", mode="before")
     @classmethod
     def _widget_networks(cls, value: object) -> object:

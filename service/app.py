@@ -20,7 +20,8 @@ from .api import reports as reports_api
 from .api import shariff as shariff_api
 from .api import trending as trending_api
 from .api import widget as widget_api
-from .api.edge import ROUTES, Routes
+from .api.deadline import DEADLINES, BoundedRoutes, Deadlines, deadlines_ctx
+from .api.edge import ROUTES
 from .config import Settings
 from .domain.catalog import Catalog
 from .domain.engagement import Engagement, EventPolicy
@@ -47,11 +48,13 @@ log = logging.getLogger(__name__)
 
 async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[K.SETTINGS]
-    embedded = None
+    embedded = supervisor = None
     url = settings.redis_url
     if url is None:
-        embedded = EmbeddedRedis(settings.embedded_redis_dir)
+        embedded = EmbeddedRedis(settings.embedded_redis_dir, settings.embedded_redis_appendfsync)
         url = await embedded.start()
+        supervisor = asyncio.create_task(embedded.supervise())  # restarts a server that died
+        app[EMBEDDED] = embedded
     client = make_client(url, settings)
     link = make_link(url, settings)
     try:
@@ -65,6 +68,8 @@ async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
         if link is not None:
             await link.close()
         await client.aclose()
+        if supervisor is not None:
+            await stop_task(supervisor)
         if embedded is not None:
             await embedded.stop()
 
@@ -154,6 +159,7 @@ async def _no_hook(step: str) -> None:
 
 
 FLUSH_HOOK: web.AppKey[Hook] = web.AppKey("flush_hook")
+EMBEDDED = web.AppKey("embedded_redis", EmbeddedRedis)
 RUN_FLUSHER = web.AppKey("run_flusher", bool)
 
 
@@ -168,7 +174,8 @@ def create_app(
     settings = settings or Settings()
     metrics = Metrics()
     app = web.Application(client_max_size=settings.max_admin_body)
-    app[ROUTES] = Routes(app, metrics, settings.cors_origins)
+    app[DEADLINES] = deadlines = Deadlines(settings.redis_request_timeout_s)
+    app[ROUTES] = BoundedRoutes(app, metrics, settings.cors_origins, deadlines)
     app[K.SETTINGS] = settings
     app[K.METRICS] = metrics
     token = settings.admin_token.get_secret_value() if settings.admin_token else ""
@@ -179,7 +186,7 @@ def create_app(
     app[RUN_FLUSHER] = flusher
     if flush_hook is not None:
         app[FLUSH_HOOK] = flush_hook
-    app.cleanup_ctx.extend([redis_ctx, sqlite_ctx, domain_ctx, related_ctx])
+    app.cleanup_ctx.extend([deadlines_ctx, redis_ctx, sqlite_ctx, domain_ctx, related_ctx])
     if demo:
         app.cleanup_ctx.append(demo_ctx)
     app.cleanup_ctx.append(flusher_ctx)

@@ -93,6 +93,11 @@ class Settings(BaseSettings):
     # the HTTP server (`serve`)
     header_timeout_s: float = Field(10.0, gt=0)  # a request's headers must arrive within this; idle keep-alive too
     max_connections: int | None = Field(None, ge=1)  # unset: what RLIMIT_NOFILE leaves room for
+    # faults: every request that touches Redis answers within a bound, the embedded Redis is supervised
+    redis_request_timeout_s: float = Field(2.0, gt=0)  # a request waiting on Redis longer answers 503
+    readyz_timeout_s: float = Field(1.0, gt=0)  # each readiness check, run side by side
+    redis_idle_ping_s: float = Field(5.0, gt=0)  # the ingest link PINGs when idle this long (dead peers)
+    embedded_redis_appendfsync: Literal["always", "everysec", "no"] = "everysec"  # "always": no loss on kill -9
 
     @field_validator("widget_networks", mode="before")
     @classmethod

@@ -8,10 +8,12 @@ from typing import Any
 from aiohttp import hdrs, web
 from redis.exceptions import RedisError
 
-from ..domain.errors import DomainError
+from ..domain.errors import DomainError, Unavailable
+from ..storage.sqlite_store import unavailable as sqlite_outage
 
 log = logging.getLogger(__name__)
 CLIENT_GONE = 499  # nginx's "client closed request": counted apart from errors, never sent
+RETRY_AFTER_S = "1"  # every 503 says when to come back: storage outages here are short or supervised
 
 
 def error_response(status: int, code: str, message: str, details: Any = None) -> web.Response:
@@ -38,8 +40,14 @@ def error_answer(request: web.Request, exc: Exception) -> web.Response | None:
     Domain errors get their status, a client gone mid-request 499, Redis down 503, anything else a
     logged JSON 500.
     """
+    if (outage := sqlite_outage(exc)) is not None:
+        log.warning("sqlite unavailable: %s", outage.details)
+        exc = outage
     if isinstance(exc, DomainError):
-        return error_response(exc.status, exc.code, exc.message, exc.details)
+        response = error_response(exc.status, exc.code, exc.message, exc.details)
+        if isinstance(exc, Unavailable):
+            response.headers[hdrs.RETRY_AFTER] = RETRY_AFTER_S
+        return response
     if isinstance(exc, web.HTTPException):
         if exc.status < 400:
             return None
@@ -52,6 +60,8 @@ def error_answer(request: web.Request, exc: Exception) -> web.Response | None:
         return error_response(CLIENT_GONE, "client_closed_request", "the client closed the connection")
     if isinstance(exc, (RedisError, ConnectionError, TimeoutError)):
         log.warning("redis unavailable: %s", type(exc).__name__)
-        return error_response(503, "unavailable", "storage is unavailable; nothing was recorded, retry later")
+        response = error_response(503, "unavailable", "storage is unavailable; nothing was recorded, retry later")
+        response.headers[hdrs.RETRY_AFTER] = RETRY_AFTER_S
+        return response
     log.error("unhandled error on %s %s", request.method, request.path, exc_info=exc)
     return error_response(500, "internal_error", "internal error")

@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from ..storage import keys
 from ..storage.redis_batches import RedisBatches
 from ..storage.sqlite_counters import ApplyItem, SqliteCounters, parse_batch
+from ..tasks import OutageLog
 from .catalog import Catalog
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,7 @@ class Flusher:
         self.state = FlushState()
         self._lock = asyncio.Lock()
         self._last_maintenance = 0.0
+        self.outage = OutageLog(log, "flush")
 
     async def flush_once(self) -> FlushReport:
         """Finish batches left pending, then seal and apply the live deltas of every shard."""
@@ -155,8 +157,9 @@ class Flusher:
         except Exception as exc:
             self.state.failures += 1
             self.state.last_error = f"{type(exc).__name__}: {exc}"
-            log.warning("flush failed, will retry: %s", self.state.last_error)
+            self.outage.failed(exc)  # one line per outage, not one per interval
             return None
+        self.outage.ok()
         if report.events or report.skipped:
             log.info("flushed", extra={"flush": report.as_dict()})
         return report

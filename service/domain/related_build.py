@@ -19,6 +19,7 @@ from ..storage import keys
 from ..storage.related_index import RelatedIndex
 from ..storage.related_records import Build, Candidate, Change
 from ..storage.sqlite_store import SqliteStore
+from ..tasks import OutageLog
 from .articles import Article, tag_key
 from .related import Doc, Idf, Query, Rules, best, nearest, nearest_span, query_terms, select_terms
 from .terms import term_counts
@@ -312,7 +313,7 @@ class RelatedIndexer:
         """Owned background task: rebuild a lost index, drain queued builds, refresh frequencies."""
         loop = asyncio.get_running_loop()
         refresh_at = loop.time() + self.config.stats_refresh_s
-        failing = False
+        outage = OutageLog(log, "related builder")
         while True:
             built = 0
             try:
@@ -321,14 +322,9 @@ class RelatedIndexer:
                 if loop.time() >= refresh_at:
                     refresh_at = loop.time() + self.config.stats_refresh_s
                     await self.refresh_stats()
-                if failing:
-                    log.info("related builder recovered")
-                    failing = False
+                outage.ok()
             except Exception as exc:
-                if not failing:  # once per outage, not once per step
-                    log.warning("related builder step failed (%s: %s); retrying until it works",
-                                type(exc).__name__, exc)
-                    failing = True
+                outage.failed(exc)  # one line per outage, not one per step
             if not built:
                 self.wake.clear()
                 with contextlib.suppress(TimeoutError):  # not wait_for: on 3.11 it can swallow a cancel

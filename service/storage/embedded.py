@@ -1,4 +1,9 @@
-"""A private redis-server for the embedded default: unix socket and AOF in the data dir."""
+"""A private redis-server for the embedded default: unix socket and AOF in the data dir, supervised.
+
+`supervise()` is the owned task that keeps it running: a server that exits (kill -9, OOM killer, a
+crash) is reaped at once (no zombie) and started again on the same directory, socket and AOF, with
+backoff; the outage is logged once when it begins and once when the server answers again.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +20,8 @@ from pathlib import Path
 import redis.asyncio as aioredis
 
 log = logging.getLogger(__name__)
+WATCH_S = 0.2  # how often the supervisor looks at the child: a restart starts at most this late
+BACKOFF_S = (0.1, 0.2, 0.5, 1.0, 2.0)  # between failed restarts; the last one repeats
 
 
 def find_redis_server() -> str:
@@ -50,6 +57,7 @@ class EmbeddedRedis:
         self.socket = self.directory / "redis.sock"
         self.appendfsync = appendfsync
         self.process: subprocess.Popen[bytes] | None = None
+        self.restarts = 0  # servers started again after one exited
 
     @property
     def url(self) -> str:
@@ -61,10 +69,25 @@ class EmbeddedRedis:
         if await self._answers():
             log.info("embedded redis already running on %s; using it", self.socket)
             return self.url
+        await self._spawn(timeout)
+        log.info("embedded redis started (pid %s) on %s", self.pid, self.socket)
+        return self.url
+
+    @property
+    def pid(self) -> int | None:
+        """The server's pid: our child's, or the adopted server's from its pid file."""
+        if self.process is not None:
+            return self.process.pid
+        try:
+            return int((self.directory / "redis.pid").read_text().strip())
+        except (OSError, ValueError):
+            return None
+
+    async def _spawn(self, timeout: float) -> None:
         for stale in (self.socket, self.directory / "redis.pid"):
             stale.unlink(missing_ok=True)
-        log_file = open(self.directory / "redis.log", "ab")  # noqa: SIM115, ASYNC230 - once, at start-up
-        self.process = subprocess.Popen(  # noqa: ASYNC220 - once, at start-up
+        log_file = open(self.directory / "redis.log", "ab")  # noqa: SIM115, ASYNC230 - once per start
+        self.process = subprocess.Popen(  # noqa: ASYNC220 - once per start
             self._command(),
             cwd=self.directory,
             stdout=log_file,
@@ -72,9 +95,59 @@ class EmbeddedRedis:
             preexec_fn=_die_with_parent,
         )
         log_file.close()  # the child keeps its own descriptor
-        await self._wait_ready(timeout)
-        log.info("embedded redis started (pid %s) on %s", self.process.pid, self.socket)
-        return self.url
+        try:
+            await self._wait_ready(timeout)
+        except BaseException:
+            self._kill()
+            raise
+
+    def _kill(self) -> None:
+        proc = self.process
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+
+    def _gone(self) -> str | None:
+        """How the server went away (None while it runs); reaps our child."""
+        if self.process is not None:
+            code = self.process.poll()
+            return None if code is None else f"exited with {code}"
+        pid = self.pid
+        if pid is None:
+            return "its pid file is gone"
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return f"adopted server (pid {pid}) is gone"
+        except PermissionError:
+            pass  # alive, another user's
+        return None
+
+    async def supervise(self, timeout: float = 20.0) -> None:
+        """Owned task: restart the server whenever it is gone, until cancelled."""
+        while True:
+            await asyncio.sleep(WATCH_S)  # polling the child (waitpid WNOHANG): no thread parked on wait()
+            if (how := self._gone()) is not None:
+                await self._restart(how, timeout)
+
+    async def _restart(self, how: str, timeout: float) -> None:
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        log.warning("embedded redis %s; restarting it on %s", how, self.directory)
+        attempt = 0
+        while True:
+            try:
+                await self._spawn(timeout)
+                break
+            except (OSError, RuntimeError) as exc:
+                log.debug("embedded redis restart %d failed: %s", attempt + 1, exc)
+            await asyncio.sleep(BACKOFF_S[min(attempt, len(BACKOFF_S) - 1)])  # backoff between restarts
+            attempt += 1
+        self.restarts += 1
+        log.warning(
+            "embedded redis is back (pid %s) after %.1f s and %d failed restarts",
+            self.pid, loop.time() - began, attempt,
+        )
 
     def _command(self) -> list[str]:
         return [

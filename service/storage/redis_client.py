@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
@@ -14,11 +18,53 @@ from ..config import Settings
 from .redis_link import RedisLink, supports
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class BudgetRetry(Retry):
+    """redis-py's Retry, within a total time budget: no retry starts once the budget would be spent.
+
+    A reply timeout uses up the whole bound, so it is never retried past it; a refused or reset
+    connection fails fast and is retried with backoff while time remains.
+    """
+
+    def __init__(self, retries: int, budget_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__(ExponentialBackoff(cap=0.5, base=0.05), retries)
+        self.budget_s = budget_s
+        self.clock = clock
+
+    async def call_with_retry(
+        self,
+        do: Callable[[], Awaitable[T]],
+        fail: Callable[..., Any],
+        is_retryable: Callable[[Exception], bool] | None = None,
+        with_failure_count: bool = False,
+    ) -> T:
+        self._backoff.reset()  # type: ignore[no-untyped-call]
+        deadline = self.clock() + self.budget_s
+        failures = 0
+        while True:
+            try:
+                return await do()
+            except self._supported_errors as error:
+                if is_retryable and not is_retryable(error):
+                    raise
+                failures += 1
+                await (fail(error, failures) if with_failure_count else fail(error))
+                backoff = self._backoff.compute(failures)
+                if failures > self._retries or self.clock() + backoff >= deadline:
+                    raise error
+                if backoff > 0:
+                    await asyncio.sleep(backoff)
 
 
 def make_retry(settings: Settings) -> Retry:
-    """How a command that failed on its connection is repeated (only idempotent ones are)."""
-    return Retry(ExponentialBackoff(cap=0.5, base=0.05), settings.redis_retries)
+    """How a command that failed on its connection is repeated (only idempotent ones are), within the bound."""
+    return BudgetRetry(settings.redis_retries, settings.redis_request_timeout_s)
+
+
+def _bounded(seconds: float, settings: Settings) -> float:
+    return min(seconds, settings.redis_request_timeout_s)
 
 
 def make_link(url: str, settings: Settings) -> RedisLink | None:
@@ -27,7 +73,10 @@ def make_link(url: str, settings: Settings) -> RedisLink | None:
         log.info("Redis URL scheme %s://: the ingest script goes through redis-py", url.split(":", 1)[0])
         return None
     return RedisLink(
-        url, connect_timeout=settings.redis_connect_timeout_s, reply_timeout=settings.redis_socket_timeout_s
+        url,
+        connect_timeout=_bounded(settings.redis_connect_timeout_s, settings),
+        reply_timeout=_bounded(settings.redis_socket_timeout_s, settings),
+        idle_ping_s=settings.redis_idle_ping_s,
     )
 
 
@@ -35,11 +84,11 @@ def make_client(url: str, settings: Settings) -> aioredis.Redis:
     """A pooled client. protocol=2: redis-py#4252 mishandles server-closed RESP3 connections."""
     pool = aioredis.BlockingConnectionPool.from_url(  # waits for a free connection instead of failing
         url,
-        timeout=settings.redis_socket_timeout_s,
+        timeout=settings.redis_request_timeout_s,
         protocol=2,
         decode_responses=False,
-        socket_timeout=settings.redis_socket_timeout_s,
-        socket_connect_timeout=settings.redis_connect_timeout_s,
+        socket_timeout=_bounded(settings.redis_socket_timeout_s, settings),
+        socket_connect_timeout=_bounded(settings.redis_connect_timeout_s, settings),
         health_check_interval=settings.redis_health_check_interval_s,
         retry=make_retry(settings),
         retry_on_error=[RedisConnectionError, RedisTimeoutError],

@@ -2,17 +2,46 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import AsyncIterator, Iterable
+import sqlite3
+from collections.abc import AsyncIterator, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import aiosqlite
 
 from ..domain.articles import Article
+from ..domain.errors import Unavailable
 from ..domain.moments import from_epoch
 
 _ARTICLE_COLS = "id, url, title, tags, published_at, section, image_url, summary, status, updated_at"
+
+
+# OperationalError messages of a database that cannot take a write now: another writer holds the lock past
+# the busy timeout, the file or its directory is read-only, the disk is full. None is the client's fault.
+_OUTAGES = ("database is locked", "database table is locked", "readonly database", "disk is full", "disk i/o error")
+
+
+def unavailable(exc: BaseException) -> Unavailable | None:
+    """The domain error for a SQLite outage (locked, read-only, full); None for any other error."""
+    if not isinstance(exc, sqlite3.OperationalError):
+        return None
+    message = str(exc)
+    if not any(outage in message.lower() for outage in _OUTAGES):
+        return None
+    return Unavailable("the database cannot take writes right now; nothing was changed, retry later", message)
+
+
+@contextlib.contextmanager
+def outages_unavailable() -> Iterator[None]:
+    """Raise SQLite outages in the block as Unavailable."""
+    try:
+        yield
+    except sqlite3.OperationalError as exc:
+        if (error := unavailable(exc)) is not None:
+            raise error from exc
+        raise
 
 
 def _epoch(moment: datetime) -> int:
@@ -50,6 +79,17 @@ class SqliteStore:
     ) -> list[tuple[bool, dict[str, str]]]:
         """save_article for a batch in one transaction; an id repeated in the batch is created once."""
         ids = [article.id for article, _codes in items]
+        with outages_unavailable():
+            existing, stored = await self._save(ids, items)
+        results = []
+        for article_id in ids:
+            results.append((article_id not in existing, stored[article_id]))
+            existing.add(article_id)
+        return results
+
+    async def _save(
+        self, ids: list[str], items: list[tuple[Article, dict[str, str]]]
+    ) -> tuple[set[str], dict[str, dict[str, str]]]:
         await self.db.execute("BEGIN IMMEDIATE")
         try:
             existing = await self._existing(ids)
@@ -66,11 +106,7 @@ class SqliteStore:
         except BaseException:
             await self.db.rollback()
             raise
-        results = []
-        for article_id in ids:
-            results.append((article_id not in existing, stored[article_id]))
-            existing.add(article_id)
-        return results
+        return existing, stored
 
     async def _existing(self, ids: list[str]) -> set[str]:
         found: set[str] = set()
@@ -110,10 +146,11 @@ class SqliteStore:
         return (row[0], row[1]) if row else None
 
     async def set_status(self, article_id: str, status: str, now: datetime) -> bool:
-        cur = await self.db.execute(
-            "UPDATE articles SET status = ?, updated_at = ? WHERE id = ?", (status, _epoch(now), article_id)
-        )
-        await self.db.commit()
+        with outages_unavailable():
+            cur = await self.db.execute(
+                "UPDATE articles SET status = ?, updated_at = ? WHERE id = ?", (status, _epoch(now), article_id)
+            )
+            await self.db.commit()
         return cur.rowcount > 0
 
     async def iter_articles(self, batch: int = 1000) -> AsyncIterator[list[Article]]:

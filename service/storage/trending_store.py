@@ -20,6 +20,7 @@ import redis.asyncio as aioredis
 
 from ..domain.clock import Clock, epoch_hour, utcnow
 from ..domain.trending import LIVE_HOURS, Ranking, Scored, TrendingItem, Window, add_live, ranked
+from ..tasks import OutageLog
 from . import keys
 
 log = logging.getLogger(__name__)
@@ -119,6 +120,7 @@ class _Flights:
 
     def __init__(self) -> None:
         self.tasks: dict[object, asyncio.Task[Any]] = {}
+        self.outage = OutageLog(log, "trending refresh")
 
     def start(self, key: object, factory: Callable[[], Awaitable[T]]) -> asyncio.Task[T]:
         task = self.tasks.get(key)
@@ -131,8 +133,12 @@ class _Flights:
     def _done(self, key: object, task: asyncio.Task[Any]) -> None:
         if self.tasks.get(key) is task:
             del self.tasks[key]
-        if not task.cancelled() and task.exception() is not None:
-            log.warning("trending refresh failed: %r", task.exception())
+        if task.cancelled():
+            return
+        if (error := task.exception()) is not None:
+            self.outage.failed(error)  # one line per outage, not one per request that started a refresh
+        else:
+            self.outage.ok()
 
     async def close(self) -> None:
         tasks = list(self.tasks.values())

@@ -130,11 +130,12 @@ def _free_port() -> int:
 class Served:
     """`python -m service serve` in a subprocess on a data dir, without REDIS_URL."""
 
-    def __init__(self, data_dir: Path, logs: Path, *args: str) -> None:
+    def __init__(self, data_dir: Path, logs: Path, *args: str, **extra_env: str) -> None:
         self.port = _free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
         env.update(DATA_DIR=str(data_dir), ADMIN_TOKEN=TOKEN, TRUSTED_PROXIES="127.0.0.1/32", LOG_FORMAT="json")
+        env.update(extra_env)
         self.logs = logs
         with logs.open("ab") as out:
             self.proc = subprocess.Popen(
@@ -258,3 +259,97 @@ async def test_relative_data_dir_works(tmp_path: Path, monkeypatch: pytest.Monke
         assert (tmp_path / "data" / "redis" / "redis.sock").exists()
     finally:
         await embedded.stop()
+
+
+class Beacons:
+    """View beacons with distinct event ids (and visitors), each retried with the same id until a 2xx."""
+
+    def __init__(self, session: aiohttp.ClientSession, base: str) -> None:
+        self.session = session
+        self.url = f"{base}/v1/articles/e1/views"
+        self.acked: set[str] = set()
+        self.failed_attempts = 0
+        self.last_ack = 0.0
+        self.next = 0
+
+    async def one(self, deadline: float) -> None:
+        n, self.next = self.next, self.next + 1
+        event_id = f"evt-supervised-{n:06d}"
+        headers = {"User-Agent": PROBE_UA, "X-Forwarded-For": f"198.18.{n // 250}.{n % 250 + 1}"}
+        loop = asyncio.get_running_loop()
+        while loop.time() < deadline:
+            try:
+                async with self.session.post(self.url, data=f'{{"event_id":"{event_id}"}}', headers=headers) as resp:
+                    if resp.status == 202:
+                        self.acked.add(event_id)
+                        self.last_ack = loop.time()
+                        return
+                    assert resp.status == 503, await resp.text()
+                    assert resp.headers["Retry-After"]
+            except (aiohttp.ClientError, TimeoutError):
+                pass
+            self.failed_attempts += 1
+            await asyncio.sleep(0.05)  # the client's retry pace (a browser would honour Retry-After)
+        raise AssertionError(f"{event_id} never acknowledged")
+
+    async def stream(self, until: asyncio.Event, deadline: float) -> None:
+        while not until.is_set():
+            await self.one(deadline)
+
+
+async def _ready_now(session: aiohttp.ClientSession, base: str) -> bool:
+    async with session.get(f"{base}/readyz") as resp:
+        return resp.status == 200
+
+
+def _lines(logs: Path, needle: str) -> int:
+    return sum(1 for line in logs.read_text(errors="replace").splitlines() if needle in line)
+
+
+async def test_killed_embedded_redis_is_restarted_under_load_and_counts_stay_exact(tmp_path: Path) -> None:
+    """kill -9 of the private redis-server: reaped, restarted on its AOF, no acknowledged view lost.
+
+    appendfsync=always for this test: with the default everysec a kill -9 keeps what Redis wrote
+    (the page cache survives the process), but Redis may postpone a write while an fsync is slow,
+    which could lose up to ~2 s of acknowledged events; `always` never postpones, so counts are exact.
+    """
+    data, logs = tmp_path / "data", tmp_path / "serve.log"
+    served = Served(data, logs, EMBEDDED_REDIS_APPENDFSYNC="always", FLUSH_INTERVAL_S="1")
+    try:
+        async with aiohttp.ClientSession(headers={"User-Agent": BROWSER_UA}) as session:
+            await served.ready(session)
+            await _drive(session, served.base)  # e1 exists, one view (evt-serve-01) counted
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 60
+            beacons, stop = Beacons(session, served.base), asyncio.Event()
+            workers = [asyncio.create_task(beacons.stream(stop, deadline)) for _ in range(8)]
+            while len(beacons.acked) < 200:
+                assert loop.time() < deadline
+                await asyncio.sleep(0.02)  # polling until some load has been acknowledged
+            old_pid = int((data / "redis" / "redis.pid").read_text())
+            os.kill(old_pid, signal.SIGKILL)
+            killed_at = loop.time()
+            assert await _gone(old_pid), "the killed redis-server was not reaped (a zombie)"
+            while not await _ready_now(session, served.base):
+                assert loop.time() < deadline, "the service did not recover"
+                await asyncio.sleep(0.05)  # polling readiness until the restarted server answers
+            recovered_in = loop.time() - killed_at
+            acked_at_recovery = len(beacons.acked)
+            while len(beacons.acked) < acked_at_recovery + 200:
+                assert loop.time() < deadline, "the load is not acknowledged again"
+                await asyncio.sleep(0.02)  # polling until more load has been acknowledged
+            stop.set()
+            await asyncio.gather(*workers)
+            new_pid = int((data / "redis" / "redis.pid").read_text())
+            assert new_pid != old_pid
+            stats = await _stats(session, served.base, "e1")
+            assert stats["views"] == len(beacons.acked) + 1, "every acknowledged view counted exactly once"
+            assert recovered_in < 15, f"recovery took {recovered_in:.1f} s"
+        assert await served.stop() == 0
+    finally:
+        if served.proc.poll() is None:
+            served.proc.kill()
+    assert _lines(logs, "embedded redis exited") == 1, "one line when the outage began"
+    assert _lines(logs, "embedded redis is back") == 1, "one line when it ended"
+    assert _lines(logs, "flush failing") <= 1
+    assert _durable_totals(data / "engagement.sqlite3")[("view", "")] == len(beacons.acked) + 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import subprocess
 from collections.abc import Callable, Iterator
@@ -268,3 +269,24 @@ async def test_cancelled_requests_leave_pool_and_counts_sound(client: Any, redis
     values = await asyncio.gather(*(r.get(f"probe:{i}") for i in range(200)))
     assert values == [str(i).encode() for i in range(200)]
     assert (await client.get("/readyz")).status == 200
+
+
+async def test_flush_loop_logs_one_line_per_outage(
+    faulty_client: Callable[[], Any], own_redis: RedisProcess, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = await faulty_client()
+    await put_article(client, "f1")
+    assert (await _view(client, "evt-flush-out-1")).status == 202
+    flusher = client.app[K.FLUSHER]
+    caplog.set_level(logging.INFO, logger="service.domain.flusher")
+    own_redis.kill()
+    for _ in range(5):  # five intervals of the flush loop while Redis is away
+        assert await flusher.flush_logged() is None
+    await own_redis.restart(*AOF)
+    assert await flusher.flush_logged() is not None
+    assert await flusher.flush_logged() is not None
+    lines = [(r.levelname, r.getMessage()) for r in caplog.records if r.name == "service.domain.flusher"]
+    outage = [(level, message[:20]) for level, message in lines if message != "flushed"]
+    assert outage == [("WARNING", "flush failing, retry"), ("INFO", "flush works again af")]
+    assert not any(r.exc_info for r in caplog.records if r.name == "service.domain.flusher")
+    assert flusher.state.failures == 5

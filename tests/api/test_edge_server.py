@@ -147,7 +147,7 @@ def test_slow_headers_are_dropped_and_the_server_serves_again(tmp_path: Path, re
         outcomes = [_closed_by_server(conn, deadline) for conn in conns]
         assert all(o is not None for o in outcomes), f"{outcomes.count(None)} slow connections still open"
         refused = [o for o in outcomes if o and o.startswith(b"HTTP/1.1 503")]
-        assert refused, "past the cap (512 files leave room for 192) connections are refused at once"
+        assert refused, "past the cap (512 files leave room for 64) connections are refused at once"
         deadline = time.monotonic() + 20
         while server.get("/healthz").status != 200 and time.monotonic() < deadline:
             time.sleep(0.05)  # polling until the server has released them

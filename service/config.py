@@ -88,7 +88,7 @@ class Settings(BaseSettings):
     widget_share_heading: str = Field("Let your friends know!", min_length=1, max_length=120)
     widget_related_heading: str = Field("Related News", min_length=1, max_length=120)
     widget_networks: Annotated[list[Network], NoDecode] = list(NETWORKS)  # type: ignore[arg-type]
-    widget_related_limit: int = Field(5, ge=1, le=20)
+    widget_related_limit: int = Field(8, ge=1, le=20)  # as the news page the product was designed for
 
     # the HTTP server (`serve`)
     header_timeout_s: float = Field(10.0, gt=0)  # a request's headers must arrive within this; idle keep-alive too

@@ -165,13 +165,17 @@ async def _traffic(app: object, n: int, views: int, shares: int, clicks: int) ->
         await engagement.click(rng.choice(codes), who)
 
 
-async def _imported(n: int, sample: int, views: int, shares: int, clicks: int) -> None:
+async def _imported(n: int, sample: int, views: int, shares: int, clicks: int, config: list[str]) -> None:
     from related_latency import import_catalog, private_app
 
     from service import appkeys as K
 
     async with private_app("memory-bench-") as app:
         client: aioredis.Redis = app[K.REDIS]
+        for setting in config:
+            name, _, value = setting.partition("=")
+            await client.config_set(name, value)
+            print(f"  CONFIG SET {name} {value}")
         baseline = int((await client.info("memory"))["used_memory"])
         started = time.perf_counter()
         imported, built = await import_catalog(app, n, int(time.time()))
@@ -199,11 +203,13 @@ def main() -> None:
     parser.add_argument("--views", type=int, default=0)
     parser.add_argument("--shares", type=int, default=0)
     parser.add_argument("--clicks", type=int, default=0)
+    parser.add_argument("--config", action="append", default=[], metavar="NAME=VALUE",
+                        help="a Redis setting for the import, e.g. hash-max-ziplist-value=512")
     args = parser.parse_args()
     if args.redis_url:
         asyncio.run(_running(args.redis_url, args.articles, args.sample))
     elif args.articles:
-        asyncio.run(_imported(args.articles, args.sample, args.views, args.shares, args.clicks))
+        asyncio.run(_imported(args.articles, args.sample, args.views, args.shares, args.clicks, args.config))
     else:
         parser.error("give a catalog size or --redis-url")
     sys.stdout.flush()

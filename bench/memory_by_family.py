@@ -165,7 +165,27 @@ async def _traffic(app: object, n: int, views: int, shares: int, clicks: int) ->
         await engagement.click(rng.choice(codes), who)
 
 
-async def _imported(n: int, sample: int, views: int, shares: int, clicks: int, config: list[str]) -> None:
+async def _catalog_only(app: object, n: int) -> tuple[float, float]:
+    """The catalog writes of import_catalog without the queued list builds (rel:cand, rel:built stay empty)."""
+    from gen_catalog import articles
+
+    from service import appkeys as K
+
+    catalog = app[K.CATALOG]  # type: ignore[index]
+    started = time.perf_counter()
+    batch: list[dict[str, object]] = []
+    for item in articles(n, now=int(time.time())):
+        batch.append(item)
+        if len(batch) == 1000:
+            await catalog.bulk(batch)
+            batch = []
+    if batch:
+        await catalog.bulk(batch)
+    return time.perf_counter() - started, 0.0
+
+
+async def _imported(n: int, sample: int, views: int, shares: int, clicks: int, config: list[str],
+                    lists: bool = True) -> None:
     from related_latency import import_catalog, private_app
 
     from service import appkeys as K
@@ -178,7 +198,10 @@ async def _imported(n: int, sample: int, views: int, shares: int, clicks: int, c
             print(f"  CONFIG SET {name} {value}")
         baseline = int((await client.info("memory"))["used_memory"])
         started = time.perf_counter()
-        imported, built = await import_catalog(app, n, int(time.time()))
+        if lists:
+            imported, built = await import_catalog(app, n, int(time.time()))
+        else:
+            imported, built = await _catalog_only(app, n)
         print(f"== {n:,} articles: import {imported:,.0f} s, lists {built:,.0f} s")
         if views or shares or clicks:
             await _traffic(app, n, views, shares, clicks)
@@ -203,13 +226,15 @@ def main() -> None:
     parser.add_argument("--views", type=int, default=0)
     parser.add_argument("--shares", type=int, default=0)
     parser.add_argument("--clicks", type=int, default=0)
+    parser.add_argument("--no-lists", action="store_true", help="skip the related list builds")
     parser.add_argument("--config", action="append", default=[], metavar="NAME=VALUE",
                         help="a Redis setting for the import, e.g. hash-max-ziplist-value=512")
     args = parser.parse_args()
     if args.redis_url:
         asyncio.run(_running(args.redis_url, args.articles, args.sample))
     elif args.articles:
-        asyncio.run(_imported(args.articles, args.sample, args.views, args.shares, args.clicks, args.config))
+        asyncio.run(_imported(args.articles, args.sample, args.views, args.shares, args.clicks, args.config,
+                              not args.no_lists))
     else:
         parser.error("give a catalog size or --redis-url")
     sys.stdout.flush()

@@ -30,6 +30,7 @@ import redis
 import redis.asyncio as aioredis
 from aiohttp import web
 from gen_catalog import article_id, articles  # bench/ is on sys.path when this runs as a script
+from memory_by_family import measure, render
 
 from service import appkeys as K
 from service.app import create_app
@@ -204,6 +205,7 @@ async def run(n: int, samples: int, follow_ups: int) -> None:
         print(f"  import: catalog {imported:,.0f} s ({n / imported:,.0f}/s), lists {built:,.0f} s "
               f"({n / built:,.0f}/s), total {imported + built:,.0f} s")
         await memory(app, n, rng)
+        print(render(await measure(app[K.REDIS], n)))
         for name, values in (await latencies(app[K.RELATED], n, samples, rng)).items():
             print(line(name, values))
         for name, values in (await publish_to_visible(app, n, follow_ups, rng)).items():

@@ -32,6 +32,7 @@ from .domain.reports import Reports
 from .metrics import Metrics
 from .storage import schema
 from .storage.embedded import EmbeddedRedis
+from .storage.migrations import run_migrations
 from .storage.redis_batches import RedisBatches
 from .storage.redis_client import make_client, make_link, make_retry, warn_if_evicting
 from .storage.redis_counters import RedisCounters
@@ -110,6 +111,14 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
     await counters.close()
 
 
+async def migrations_ctx(app: web.Application) -> AsyncIterator[None]:
+    task = asyncio.create_task(run_migrations(app[K.REDIS]))  # older Redis layouts, while serving
+    try:
+        yield
+    finally:
+        await stop_task(task)
+
+
 async def related_ctx(app: web.Application) -> AsyncIterator[None]:
     catalog = app[K.CATALOG]
     related = RelatedService(
@@ -186,7 +195,7 @@ def create_app(
     app[RUN_FLUSHER] = flusher
     if flush_hook is not None:
         app[FLUSH_HOOK] = flush_hook
-    app.cleanup_ctx.extend([deadlines_ctx, redis_ctx, sqlite_ctx, domain_ctx, related_ctx])
+    app.cleanup_ctx.extend([deadlines_ctx, redis_ctx, sqlite_ctx, domain_ctx, migrations_ctx, related_ctx])
     if demo:
         app.cleanup_ctx.append(demo_ctx)
     app.cleanup_ctx.append(flusher_ctx)

@@ -99,7 +99,8 @@ class Catalog:
             self._unknown.pop(article.id, None)
         saved = await self.store.save_articles([(a, {n: new_code() for n in NETWORKS}) for a in articles])
         totals = await self.store.totals({a.id for a in articles})
-        await self.index.put([(a, codes, totals[a.id]) for a, (_c, codes) in zip(articles, saved, strict=True)])
+        pairs = zip(articles, saved, strict=True)
+        await self.index.put([(a, codes_in_use(codes, totals[a.id]), totals[a.id]) for a, (_c, codes) in pairs])
         return [created for created, _codes in saved]
 
     async def get(self, article_id: str) -> Article:
@@ -131,7 +132,7 @@ class Catalog:
             return False
         codes = await self.store.codes(article_id)
         totals = await self.store.totals([article_id])
-        await self.index.put([(article, codes, totals[article_id])])
+        await self.index.put([(article, codes_in_use(codes, totals[article_id]), totals[article_id])])
         return True
 
     async def rebuild(self, batch: int = 1000) -> int:
@@ -148,7 +149,7 @@ class Catalog:
             ids = [a.id for a in articles]
             codes = await self.store.all_codes(ids)
             totals = await self.store.totals(ids)
-            await self.index.put([(a, codes[a.id], totals[a.id]) for a in articles])
+            await self.index.put([(a, codes_in_use(codes[a.id], totals[a.id]), totals[a.id]) for a in articles])
             count += len(articles)
         await self.index.mark_seeded(missing)
         return count
@@ -161,6 +162,16 @@ class Catalog:
             return
         for bulk_listener in self.bulk_listeners:
             await bulk_listener([article])
+
+
+def codes_in_use(codes: dict[str, str], totals: dict[str, int]) -> dict[str, str]:
+    """The share codes worth a place in Redis: networks the article was shared or clicked on. The others
+    stay in SQLite until their first share (or a click, for a link made before this rule)."""
+    used = {field.partition("\t")[2] for field, n in totals.items() if n and field.startswith(_CODE_METRICS)}
+    return {network: code for network, code in codes.items() if network in used}
+
+
+_CODE_METRICS = ("share\t", "click\t", "bot_click\t")
 
 
 def _failed(i: int, article_id: object, code: str, message: str, details: Any) -> dict[str, Any]:

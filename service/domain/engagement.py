@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from ..storage.redis_counters import Event, IngestResult, RedisCounters
-from ..storage.redis_index import RedisIndex
+from ..storage.redis_index import RedisIndex, code_field
 from ..storage.salts import DailySalt
 from .catalog import Catalog, check_article_id
 from .clock import DAY_S, HOUR_S, Clock, epoch_day, utcnow
@@ -102,10 +102,10 @@ class Engagement:
     async def share(self, article_id: str, network: str, event_id: str | None) -> dict[str, Any]:
         """Count one share and answer with the share link and the network's intent URL."""
         check_article_id(article_id)
-        result = await self._ingest(self._event(article_id, "share", network, event_id), f"code:{network}")
+        result = await self._ingest(self._event(article_id, "share", network, event_id), code_field(network))
         if result.status == "gone":
             raise Gone(f"article {article_id!r} is unpublished")
-        code = result.extra or ""
+        code = result.extra or await self._first_share(article_id, network)
         share_url = f"{self.base}/s/{code}"
         title = result.title or ""
         return {
@@ -115,6 +115,13 @@ class Engagement:
             "intent_url": intent_url(network, share_url, title),
             "counted": result.status == "ok",
         }
+
+    async def _first_share(self, article_id: str, network: str) -> str:
+        """The article's code on a network not shared before: from SQLite into Redis (codes are lazy)."""
+        code = (await self.catalog.store.codes(article_id)).get(network, "")
+        if code:
+            await self.index.add_code(article_id, network, code)
+        return code
 
     async def click(self, code: str, who: Requester) -> str:
         """Count a share-link click (or a bot click) and return the redirect target."""
@@ -132,8 +139,9 @@ class Engagement:
         target = await self.index.code_target(code)
         if target is None:
             stored = await self.catalog.store.code_target(code)
-            if stored is None or not await self.catalog.reindex(stored[0]):
+            if stored is None:
                 raise NotFound("unknown share link")
+            await self.index.remember_code(code, *stored)  # the article itself is reindexed if missing too
             target = stored
         return target
 

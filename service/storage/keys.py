@@ -70,9 +70,29 @@ def hot(shard: int, metric: str, hour: int) -> str:
 HOT_TTL_S = 8 * 86400
 
 
-def code(share_code: str) -> str:
-    """Hash {article, network} behind a share link code (no TTL; rebuilt from SQLite)."""
+def code_shard(share_code: str) -> int:
+    """The shard of a share code, derived from the code alone: a redirect needs one HGET."""
+    return zlib.crc32(share_code.encode()) % SHARDS
+
+
+def codes(shard: int) -> str:
+    """Hash code -> "article_id\\tnetwork" of the shard's share codes in use: written on an article's first
+    share on a network, on a click missing here (from SQLite) and by a rebuild (networks with counts);
+    a code never shared stays in SQLite only (no TTL; rebuilt from SQLite)."""
+    return f"{PREFIX}:{{c{shard}}}:codes"
+
+
+def legacy_code(share_code: str) -> str:
+    """Before codes(): a hash {a: article, n: network} per code (no TTL; moved into codes() at start)."""
     return f"{PREFIX}:code:{share_code}"
+
+
+LEGACY_CODES_MATCH = f"{PREFIX}:code:*"
+
+
+def codes_migrated() -> str:
+    """Marker that no legacy_code() keys are left, so a start skips the scan (no TTL; gone with the data)."""
+    return f"{PREFIX}:{{c0}}:codes:migrated"
 
 
 def salt(day: int) -> str:

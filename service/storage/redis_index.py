@@ -1,4 +1,4 @@
-"""The hot-path copy of the catalog in Redis: article hashes, share codes, seeded totals."""
+"""The hot-path copy of the catalog in Redis: article hashes, share codes in use, seeded totals."""
 
 from __future__ import annotations
 
@@ -19,18 +19,24 @@ PUT_CHUNK = 25
 
 
 def _article_fields(article: Article, codes: Mapping[str, str]) -> dict[str, str]:
+    """What the hot path reads, short: a hash whose values all fit hash-max-listpack-value (64 bytes)
+    stays a listpack, about a quarter of a hashtable's size. Nothing reads the id (it is in the key)
+    or the image URL from Redis; tags are compact JSON; a share code only once it is in use."""
     fields = {
-        "id": article.id,
         "url": article.url,
         "title": article.title,
-        "tags": json.dumps(article.tags, ensure_ascii=False),
+        "tags": json.dumps(article.tags, ensure_ascii=False, separators=(",", ":")),
         "published_at": str(int(article.published_at.timestamp())),
         "section": article.section or "",
-        "image_url": article.image_url or "",
         "status": article.status,
     }
-    fields.update({f"code:{network}": code for network, code in codes.items()})
+    fields.update({code_field(network): code for network, code in codes.items()})
     return fields
+
+
+def code_field(network: str) -> str:
+    """The article-hash field holding the article's share code on `network`, once shared."""
+    return f"code:{network}"
 
 
 class RedisIndex:
@@ -44,7 +50,7 @@ class RedisIndex:
         self,
         articles: Iterable[tuple[Article, Mapping[str, str], Mapping[str, int]]],
     ) -> None:
-        """Index articles with their codes and seed their totals (once) from durable counts."""
+        """Index articles with their share codes in use and seed their totals (once) from durable counts."""
         items = list(articles)
         for start in range(0, len(items), PUT_CHUNK):
             await self._put(items[start : start + PUT_CHUNK])
@@ -56,7 +62,7 @@ class RedisIndex:
                 pipe.delete(art_key)
                 pipe.hset(art_key, mapping=_article_fields(article, codes))  # type: ignore[arg-type]
                 for network, code in codes.items():
-                    pipe.hset(keys.code(code), mapping={"a": article.id, "n": network})
+                    pipe.hset(keys.codes(keys.code_shard(code)), code, code_target_value(article.id, network))
                 canonical = canonical_url(article.url)
                 if canonical is not None:
                     pipe.set(keys.article_by_url(canonical), article.id)
@@ -85,10 +91,22 @@ class RedisIndex:
 
     async def code_target(self, code: str) -> tuple[str, str] | None:
         """(article id, network) behind a share code, if indexed."""
-        article_id, network = await self.redis.hmget(keys.code(code), ["a", "n"])
-        if article_id is None or network is None:
+        found = await self.redis.hget(keys.codes(keys.code_shard(code)), code)
+        if found is None:
             return None
-        return _str(article_id), _str(network)
+        article_id, _, network = _str(found).partition("\t")
+        return article_id, network
+
+    async def add_code(self, article_id: str, network: str, code: str) -> None:
+        """An article's first share on a network: its code into the article hash and the codes hash."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hset(keys.article(article_id), code_field(network), code)
+            pipe.hset(keys.codes(keys.code_shard(code)), code, code_target_value(article_id, network))
+            await pipe.execute()
+
+    async def remember_code(self, code: str, article_id: str, network: str) -> None:
+        """A code clicked but missing here (read from SQLite): kept for the next click."""
+        await self.redis.hset(keys.codes(keys.code_shard(code)), code, code_target_value(article_id, network))
 
     async def missing_shards(self) -> list[int]:
         """Shards whose seeded marker is gone: Redis lost its data since they were rebuilt."""
@@ -103,6 +121,11 @@ class RedisIndex:
             for shard in shards:
                 pipe.set(keys.seeded(shard), "1")
             await pipe.execute()
+
+
+def code_target_value(article_id: str, network: str) -> str:
+    """The codes-hash value of a code: article ids and network names hold no tab."""
+    return f"{article_id}\t{network}"
 
 
 def _str(value: bytes | str) -> str:

@@ -194,7 +194,7 @@ async def test_tags_in_redis_index_are_display_forms(client: Any, redis_sync: re
     await put_article(client, "t2", tags=["  Forced Labor", "forced labor", "IT workers"])
     raw = redis_sync.hget(keys.article("t2"), "tags")
     assert raw is not None
-    assert raw.decode() == '["Forced Labor", "IT workers"]'
+    assert raw.decode() == '["Forced Labor","IT workers"]'  # compact JSON: the hash stays a listpack
 
 
 async def test_tag_limits(client: Any) -> None:

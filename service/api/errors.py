@@ -29,7 +29,11 @@ def error_answer(request: web.Request, exc: Exception) -> web.Response | None:
     Domain errors get their status, Redis down 503, anything else a logged JSON 500.
     """
     if isinstance(exc, DomainError):
-        return error_response(exc.status, exc.code, exc.message, exc.details)
+        response = error_response(exc.status, exc.code, exc.message, exc.details)
+        retry_after = getattr(exc, "retry_after", None)  # RateLimited, OutcomeUnknown
+        if retry_after is not None:
+            response.headers[hdrs.RETRY_AFTER] = str(retry_after)
+        return response
     if isinstance(exc, web.HTTPException):
         if exc.status < 400:
             return None

@@ -26,6 +26,7 @@ BROWSER_UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Ge
 RAW_COUNTING: dict[str, Any] = {
     "view_per_visitor_s": 0, "share_per_visitor_s": 0, "click_per_visitor_s": 0, "write_rate_per_visitor_min": 0,
 }
+RAW_COUNTING_ENV = {name.upper(): str(value) for name, value in RAW_COUNTING.items()}  # for `serve` processes
 
 
 def start_redis_server(directory: Path, *extra: str) -> subprocess.Popen[bytes]:

@@ -9,6 +9,7 @@ from typing import Any, NamedTuple
 
 from redis.exceptions import RedisError
 
+from ..storage.keys import RATE_WINDOW_S
 from ..storage.redis_counters import Event, IngestResult, RedisCounters
 from ..storage.redis_index import RedisIndex
 from ..storage.salts import DailySalt
@@ -24,7 +25,6 @@ _RESULTS = {
     "gone": "rejected",
 }
 _FAILED = (RedisError, OSError, TimeoutError)  # a storage call that failed or timed out: outcome unknown
-RATE_WINDOW_S = 60
 
 
 class Requester(NamedTuple):

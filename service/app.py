@@ -100,7 +100,10 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
         DailySalt(redis),
         catalog,
         settings.public_base_url,
-        EventPolicy(settings.event_id_ttl_s, settings.retry_dedupe_ttl_s),
+        EventPolicy(
+            settings.event_id_ttl_s, settings.retry_dedupe_ttl_s, settings.view_per_visitor_s,
+            settings.share_per_visitor_s, settings.click_per_visitor_s, settings.write_rate_per_visitor_min,
+        ),
         on_event=app[K.METRICS].event,
     )
     app[K.REPORTS] = Reports(redis, SqliteReports(app[K.DB]))

@@ -99,6 +99,12 @@ class Settings(BaseSettings):
     redis_idle_ping_s: float = Field(5.0, gt=0)  # the ingest link PINGs when idle this long (dead peers)
     embedded_redis_appendfsync: Literal["always", "everysec", "no"] = "everysec"  # "always": no loss on kill -9
 
+    # honest counts under abuse: per visitor (keyed by its IP alone, salted daily; 0 turns a limit off)
+    view_per_visitor_s: int = Field(1800, ge=0)  # one view per article counts this long; the rest: repeat_views
+    share_per_visitor_s: int = Field(86_400, ge=0)  # one share per article and network; the rest: repeat_shares
+    click_per_visitor_s: int = Field(3600, ge=0)  # one click per share link; the rest: repeat_clicks
+    write_rate_per_visitor_min: int = Field(60, ge=0)  # writes per endpoint, shard and minute; then 429
+
     @field_validator("widget_networks", mode="before")
     @classmethod
     def _widget_networks(cls, value: object) -> object:

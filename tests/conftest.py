@@ -21,6 +21,12 @@ from service.storage.embedded import find_redis_server
 ADMIN = "test-admin-token"
 AUTH = {"Authorization": f"Bearer {ADMIN}"}
 BROWSER_UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36"
+# Most tests send many events from one client and count each: the per-visitor windows and rate limits are
+# off in `settings` and tested with their defaults on in tests/api/test_abuse.py.
+RAW_COUNTING: dict[str, Any] = {
+    "view_per_visitor_s": 0, "share_per_visitor_s": 0, "click_per_visitor_s": 0, "write_rate_per_visitor_min": 0,
+}
+RAW_COUNTING_ENV = {name.upper(): str(value) for name, value in RAW_COUNTING.items()}  # for `serve` processes
 
 
 def start_redis_server(directory: Path, *extra: str) -> subprocess.Popen[bytes]:
@@ -78,7 +84,20 @@ def settings(redis_url: str, tmp_path: Path, redis_sync: redis.Redis) -> Setting
         trusted_proxies=["10.0.0.0/8"],
         log_format="text",
         redis_request_timeout_s=10.0,  # the suite shares 2 loaded cores; fault tests set their own bound
+        **RAW_COUNTING,
     )
+
+
+@pytest.fixture
+def aiohttp_client(aiohttp_client: Callable[..., Any]) -> Callable[..., Any]:
+    """pytest-aiohttp's, sending a browser's User-Agent unless a test says otherwise: a script's shares and
+    views are counted as a bot's."""
+
+    async def make(app: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("headers", {"User-Agent": BROWSER_UA})
+        return await aiohttp_client(app, **kwargs)
+
+    return make
 
 
 AppFactory = Callable[..., "AsyncIterator[Any]"]

@@ -45,7 +45,10 @@ def error_answer(request: web.Request, exc: Exception) -> web.Response | None:
         exc = outage
     if isinstance(exc, DomainError):
         response = error_response(exc.status, exc.code, exc.message, exc.details)
-        if isinstance(exc, Unavailable):
+        retry_after = getattr(exc, "retry_after", None)  # RateLimited, OutcomeUnknown
+        if retry_after is not None:
+            response.headers[hdrs.RETRY_AFTER] = str(retry_after)
+        elif isinstance(exc, Unavailable):
             response.headers[hdrs.RETRY_AFTER] = RETRY_AFTER_S
         return response
     if isinstance(exc, web.HTTPException):

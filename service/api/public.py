@@ -16,7 +16,7 @@ from ..domain.visitors import client_ip
 from .edge import forwarded_for, routes
 from .parsing import buffered_body, decode_json, read_body, validate
 
-_VIEW_BODIES = {s: json.dumps({"status": s}).encode() for s in ("accepted", "duplicate", "bot")}
+_VIEW_BODIES = {s: json.dumps({"status": s}).encode() for s in ("accepted", "repeat", "duplicate", "bot")}
 EVENT_ID_TOKEN = r"[A-Za-z0-9_.:-]{8,128}"
 EVENT_ID = f"^{EVENT_ID_TOKEN}$"
 MAX_REFERRER = 2048
@@ -58,7 +58,7 @@ async def _public_json(request: web.Request, allow_empty: bool = False) -> objec
 async def share(request: web.Request) -> web.Response:
     data = validate(ShareIn, await _public_json(request))
     engagement = request.app[ENGAGEMENT]
-    body = await engagement.share(request.match_info["article_id"], data.network, data.event_id)
+    body = await engagement.share(request.match_info["article_id"], data.network, data.event_id, requester(request))
     return web.json_response(body, status=201)
 
 

@@ -7,17 +7,24 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from redis.exceptions import RedisError
+
+from ..storage.keys import RATE_WINDOW_S
 from ..storage.redis_counters import Event, IngestResult, RedisCounters
 from ..storage.redis_index import RedisIndex, code_field
 from ..storage.salts import DailySalt
 from .catalog import Catalog, check_article_id
 from .clock import DAY_S, HOUR_S, Clock, epoch_day, utcnow
 from .codes import valid_code
-from .errors import Gone, NotFound
+from .errors import Gone, NotFound, OutcomeUnknown, RateLimited
 from .networks import NETWORKS, intent_url, with_utm
 from .visitors import VisitorHasher, is_bot
 
-_RESULTS = {"ok": "accepted", "duplicate": "duplicate", "unknown": "rejected", "gone": "rejected"}
+_RESULTS = {
+    "ok": "accepted", "repeat": "repeat", "duplicate": "duplicate", "limited": "limited", "unknown": "rejected",
+    "gone": "rejected",
+}
+_FAILED = (RedisError, OSError, TimeoutError)  # a storage call that failed or timed out: outcome unknown
 
 
 class Requester(NamedTuple):
@@ -36,6 +43,18 @@ class Requester(NamedTuple):
 class EventPolicy:
     client_ttl_s: int = 86_400  # a client event id blocks repeats this long
     retry_ttl_s: int = 300  # a server-made id only needs to outlive redis-py's retries
+    view_window_s: int = 1800  # one view per visitor and article counts this long (0: every view)
+    share_window_s: int = 86_400  # one share per visitor, article and network
+    click_window_s: int = 3600  # one click per visitor and share link
+    rate_per_min: int = 60  # writes per visitor, endpoint and shard each minute (0: no limit)
+
+    def window(self, metric: str) -> int:
+        """How long one counted event of a people's metric holds its visitor's next ones (bots: none)."""
+        if metric == "view":
+            return self.view_window_s
+        if metric == "share":
+            return self.share_window_s
+        return self.click_window_s if metric == "click" else 0
 
 
 class Engagement:
@@ -66,43 +85,67 @@ class Engagement:
 
     def _event(
         self, article_id: str, metric: str, network: str, event_id: str | None, visitor: str = "",
-        seconds: int | None = None,
+        seconds: int | None = None, limiter: str = "",
     ) -> Event:
-        """The event, stamped at `seconds` (Unix time; now if None)."""
+        """The event, stamped at `seconds` (Unix time; now if None), limited by `limiter` ('' none)."""
         if seconds is None:
             seconds = int(self.clock().timestamp())
-        ttl = self.policy.client_ttl_s if event_id else self.policy.retry_ttl_s
+        policy = self.policy
+        ttl = policy.client_ttl_s if event_id else policy.retry_ttl_s
         kind = metric.removeprefix("bot_")  # one event id per kind: a share and a view may share an id
         ident = f"c:{kind}:{event_id}" if event_id else f"s:{self.new_id()}"
-        return Event(article_id, metric, network, seconds // HOUR_S, ident, ttl, visitor, seconds // DAY_S)
+        return Event(
+            article_id, metric, network, seconds // HOUR_S, ident, ttl, visitor, seconds // DAY_S, limiter,
+            policy.window(metric), policy.rate_per_min, seconds // RATE_WINDOW_S,
+        )
 
     async def _ingest(self, ev: Event, field: str = "") -> IngestResult:
         try:
             result = await self.counters.submit(ev, field)
-        except Exception:
-            self.on_event(ev.metric.removeprefix("bot_"), "failed")
-            raise
+        except _FAILED as exc:
+            raise self._failed(ev) from exc
         return await self._settle(ev, field, result)
+
+    def _failed(self, ev: Event) -> OutcomeUnknown:
+        self.on_event(ev.metric.removeprefix("bot_"), "failed")
+        return OutcomeUnknown("same event_id" if ev.event_id.startswith("c:") else "again")
 
     async def _settle(self, ev: Event, field: str, result: IngestResult) -> IngestResult:
         """Count the outcome; an article missing from Redis is re-indexed from SQLite and tried again."""
         kind = ev.metric.removeprefix("bot_")
         if result.status == "unknown":
             try:
-                if await self.catalog.reindex(ev.article_id):
-                    result = await self.counters.ingest(ev, field)
+                reindexed = await self.catalog.reindex(ev.article_id)
             except Exception:
                 self.on_event(kind, "failed")
                 raise
+            if reindexed:
+                try:
+                    result = await self.counters.ingest(ev, field)
+                except _FAILED as exc:
+                    raise self._failed(ev) from exc
         self.on_event(kind, _RESULTS[result.status] if result.status != "ok" or kind == ev.metric else "bot")
         if result.status == "unknown":
             raise NotFound(f"no article {ev.article_id!r}")
+        if result.status == "limited":
+            wait = RATE_WINDOW_S - int(self.clock().timestamp()) % RATE_WINDOW_S
+            raise RateLimited(f"too many {kind}s from this visitor; retry later", wait, {"retry_after_s": wait})
         return result
 
-    async def share(self, article_id: str, network: str, event_id: str | None) -> dict[str, Any]:
-        """Count one share and answer with the share link and the network's intent URL."""
+    async def _limiter(self, who: Requester, seconds: int) -> str:
+        """The sender's key for windows and rate limits under the day's salt."""
+        day = seconds // DAY_S
+        hasher = self._hasher if day == self._hasher_day else await self._hasher_of(day)
+        return hasher.limiter(who.ip)
+
+    async def share(self, article_id: str, network: str, event_id: str | None, who: Requester) -> dict[str, Any]:
+        """Count one share intent (bots apart, once per visitor, article and network in the window) and
+        answer with the share link and the network's intent URL."""
         check_article_id(article_id)
-        result = await self._ingest(self._event(article_id, "share", network, event_id), code_field(network))
+        seconds = int(self.clock().timestamp())
+        metric = "bot_share" if who.bot else "share"
+        ev = self._event(article_id, metric, network, event_id, "", seconds, await self._limiter(who, seconds))
+        result = await self._ingest(ev, code_field(network))
         if result.status == "gone":
             raise Gone(f"article {article_id!r} is unpublished")
         code = result.extra or await self._first_share(article_id, network)
@@ -113,7 +156,8 @@ class Engagement:
             "code": code,
             "share_url": share_url,
             "intent_url": intent_url(network, share_url, title),
-            "counted": result.status == "ok",
+            "counted": result.status == "ok" and metric == "share",  # into the public share counts
+            "status": ("accepted" if metric == "share" else "bot") if result.status == "ok" else result.status,
         }
 
     async def _first_share(self, article_id: str, network: str) -> str:
@@ -128,7 +172,9 @@ class Engagement:
         target = await self._code_target(code)
         article_id, network = target
         metric = "bot_click" if who.bot else "click"
-        result = await self._ingest(self._event(article_id, metric, network, None), "url")
+        seconds = int(self.clock().timestamp())
+        ev = self._event(article_id, metric, network, None, "", seconds, await self._limiter(who, seconds))
+        result = await self._ingest(ev, "url")
         if result.status == "gone":
             raise Gone("this article is no longer available")
         return with_utm(result.url or "", network)
@@ -146,20 +192,24 @@ class Engagement:
         return target
 
     async def view(self, article_id: str, event_id: str | None, who: Requester) -> str:
-        """Count a page view once per event id; bots apart. Returns accepted/duplicate/bot."""
+        """Count a page view once per event id and once per visitor and article in the window (the rest as
+        repeat views); bots apart. Returns accepted/repeat/duplicate/bot."""
         check_article_id(article_id)
         if who.bot:
-            result = await self._ingest(self._event(article_id, "bot_view", "", event_id))
+            seconds = int(self.clock().timestamp())
+            limiter = await self._limiter(who, seconds)
+            result = await self._ingest(self._event(article_id, "bot_view", "", event_id, "", seconds, limiter))
             return "bot" if result.status == "ok" else self._status(result, article_id)
         seconds = int(self.clock().timestamp())
         day = seconds // DAY_S
         hasher = self._hasher if day == self._hasher_day else await self._hasher_of(day)
-        ev = self._event(article_id, "view", "", event_id, hasher(who.ip, who.user_agent), seconds)
+        ev = self._event(
+            article_id, "view", "", event_id, hasher(who.ip, who.user_agent), seconds, hasher.limiter(who.ip)
+        )
         try:  # _ingest inlined: the beacon is the hottest path, one coroutine less
             result = await self.counters.submit(ev, "")
-        except Exception:
-            self.on_event("view", "failed")
-            raise
+        except _FAILED as exc:
+            raise self._failed(ev) from exc
         if result.status == "ok":
             self.on_event("view", "accepted")
         else:
@@ -197,7 +247,7 @@ class Engagement:
 def stats_body(article_id: str, totals: dict[str, int], unique: int) -> dict[str, Any]:
     """The public stats shape from totals keyed `metric\\tnetwork`."""
     by: dict[str, dict[str, int]] = {"share": {}, "click": {}}
-    flat: dict[str, int] = {"view": 0, "bot_view": 0, "bot_click": 0}
+    flat: dict[str, int] = dict.fromkeys(_FLAT, 0)
     for field, n in totals.items():
         metric, _, network = field.partition("\t")
         if metric in by:
@@ -212,7 +262,14 @@ def stats_body(article_id: str, totals: dict[str, int], unique: int) -> dict[str
         "clicks": {"total": sum(by["click"].values()), "by_network": _all_networks(by["click"])},
         "bot_clicks": flat["bot_click"],
         "bot_views": flat["bot_view"],
+        "bot_shares": flat["bot_share"],
+        "repeat_views": flat["repeat_view"],  # within a visitor's window: kept, not public counts
+        "repeat_shares": flat["repeat_share"],
+        "repeat_clicks": flat["repeat_click"],
     }
+
+
+_FLAT = ("view", "bot_view", "bot_click", "bot_share", "repeat_view", "repeat_share", "repeat_click")
 
 
 def _all_networks(counts: dict[str, int]) -> dict[str, int]:

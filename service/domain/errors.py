@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from redis.exceptions import RedisError
+
 
 class DomainError(Exception):
     """Base of errors a client caused or may see."""
@@ -40,3 +42,27 @@ class Unauthorized(DomainError):
 class Unavailable(DomainError):
     status = 503
     code = "unavailable"
+
+
+class RateLimited(DomainError):
+    """Too many writes from one visitor: answered 429 with Retry-After."""
+
+    status = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, retry_after: int, details: Any = None) -> None:
+        super().__init__(message, details)
+        self.retry_after = retry_after
+
+
+class OutcomeUnknown(Unavailable, RedisError):
+    """A write whose storage call failed or timed out: it may or may not have been counted (a RedisError
+    too, so the edge counts it as one)."""
+
+    def __init__(self, retry: str = "same event_id", retry_after: int = 1) -> None:
+        super().__init__(
+            "storage did not answer in time; the event may or may not have been counted: "
+            + ("retry with the same event_id, it is counted at most once" if retry == "same event_id" else "retry"),
+            {"outcome": "unknown", "retry": retry},
+        )
+        self.retry_after = retry_after

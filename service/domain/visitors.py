@@ -80,3 +80,25 @@ class VisitorHasher:
         # surrogatepass: a header that was not UTF-8 reaches us as lone surrogates; hashed, never refused
         digest.update(f"{ip}\n{user_agent}".encode("utf-8", "surrogatepass"))
         return digest.hexdigest()
+
+    def limiter(self, ip: str) -> str:
+        """Keyed hash of the sender alone (its IP; an IPv6 address by its /64, which one host may rotate
+        through) under the day's salt: the key of per-visitor windows and rate limits, which a rotated
+        user agent must not escape. Distinct from every visitor hash (another message)."""
+        if ":" in ip:
+            ip = _ipv6_prefix(ip)
+        digest = self._keyed.copy()
+        digest.update(f"limiter\n{ip}".encode())
+        return digest.hexdigest()
+
+
+def _ipv6_prefix(ip: str) -> str:
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False).network_address) + "/64"
+    return str(address)

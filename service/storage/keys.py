@@ -70,6 +70,24 @@ def hot(shard: int, metric: str, hour: int) -> str:
 HOT_TTL_S = 8 * 86400
 
 
+def once(article_id: str, metric: str, network: str, limiter: str) -> str:
+    """Marker that a visitor's `metric` on an article (and network) was counted in its window (TTL: the
+    window, VIEW/SHARE/CLICK_PER_VISITOR_S; then the next one counts again)."""
+    return f"{_tag(shard_of(article_id))}:once:{article_id}:{metric}:{network}:{limiter}"
+
+
+def rate(shard: int, kind: str, limiter: str, minute: int) -> str:
+    """Counter of a visitor's writes of one kind (endpoint) to a shard's articles in one epoch minute
+    (TTL RATE_TTL_S: the minute plus a margin for clocks of replicas a little apart)."""
+    return f"{_tag(shard)}:rate:{kind}:{limiter}:{minute}"
+
+
+RATE_WINDOW_S = 60
+RATE_TTL_S = 2 * RATE_WINDOW_S
+
+
+
+
 def code_shard(share_code: str) -> int:
     """The shard of a share code, derived from the code alone: a redirect needs one HGET."""
     return zlib.crc32(share_code.encode()) % SHARDS

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
+import os
 from typing import NamedTuple
 
 import redis.asyncio as aioredis
@@ -27,23 +29,28 @@ class Event(NamedTuple):
     """One countable event (a tuple: made on every request)."""
 
     article_id: str
-    metric: str  # view, share, click, bot_view, bot_click
+    metric: str  # view, share, click, bot_view, bot_share, bot_click
     network: str  # '' where it does not apply
     hour: int  # epoch hour
     event_id: str
     event_ttl: int  # how long the id blocks a repeat (seconds)
     visitor: str = ""  # keyed visitor hash for views, else ''
     day: int = 0
+    limiter: str = ""  # keyed hash of the sender for its window and rate limit ('' none)
+    window_s: int = 0  # one event of this metric per limiter and article (and network) this long; 0 none
+    rate_limit: int = 0  # at most this many events of this kind per limiter, shard and minute; 0 none
+    minute: int = 0  # epoch minute (the rate window)
 
 
 class IngestResult(NamedTuple):
-    status: str  # ok, duplicate, unknown, gone
+    status: str  # ok, repeat, duplicate, limited, unknown, gone
     url: str | None
     extra: str | None
     title: str | None = None
 
 
-_STATUS_ONLY = {s.encode(): IngestResult(s, None, None) for s in ("ok", "duplicate", "unknown", "gone")}
+STATUSES = ("ok", "repeat", "duplicate", "limited", "unknown", "gone")
+_STATUS_ONLY = {s.encode(): IngestResult(s, None, None) for s in STATUSES}
 
 
 def _text(value: bytes | None) -> str | None:
@@ -69,6 +76,7 @@ class RedisCounters:
         self._queues: dict[int, list[Pending]] = {}
         self._drains: dict[int, asyncio.Task[None]] = {}
         self._keys: dict[str, tuple[str, str, str, str]] = {}
+        self._tokens = map(f"{os.urandom(6).hex()}.%x.".__mod__, itertools.count())  # attempt tokens, unique
 
     async def ingest(self, ev: Event, return_field: str = "") -> IngestResult:
         """Count an event once (by its id) into totals, the shard's delta hash and trending buckets."""
@@ -97,18 +105,26 @@ class RedisCounters:
 
     async def _send(self, shard: int, batch: list[Pending]) -> None:
         index: dict[str, int] = {keys.delta(shard): 1}
-        heads: dict[tuple[str, str, str, int, int, int, str], tuple[str, str]] = {}  # shared parts, packed once
+        heads: dict[tuple[str, str, str, int, int, int, str, int, int], tuple[str, str]] = {}  # packed once
         records: list[str] = []
         for ev, field, _future in batch:
-            group = (ev.article_id, ev.metric, ev.network, ev.hour, ev.event_ttl, ev.day, field)
+            group = (ev.article_id, ev.metric, ev.network, ev.hour, ev.event_ttl, ev.day, field, ev.window_s,
+                     ev.rate_limit)
             found = heads.get(group)
             if found is None:
                 found = heads[group] = self._head(index, shard, ev, field)
             head, marker_prefix = found
             e = index.setdefault(marker_prefix + ev.event_id, len(index) + 1)
-            records.append(f"{head}{e}\x1f{ev.visitor}")
+            w = r = 0
+            if ev.limiter:
+                if ev.window_s:
+                    w = index.setdefault(keys.once(ev.article_id, ev.metric, ev.network, ev.limiter), len(index) + 1)
+                if ev.rate_limit:
+                    kind = ev.metric.removeprefix("bot_")
+                    r = index.setdefault(keys.rate(shard, kind, ev.limiter, ev.minute), len(index) + 1)
+            records.append(f"{head}{e}\x1f{ev.visitor}\x1f{w}\x1f{r}")
         batch_keys = list(index)
-        args = [str(keys.HOT_TTL_S), "\x1e".join(records)]
+        args = [str(keys.HOT_TTL_S), "\x1e".join(records), next(self._tokens), str(keys.RATE_TTL_S)]
         try:
             if self._link is None:
                 reply = await self._ingest(keys=batch_keys, args=args)
@@ -142,7 +158,7 @@ class RedisCounters:
         h = index.setdefault(keys.hot(shard, ev.metric, ev.hour), len(index) + 1)
         hot = "1" if ev.metric in HOT_METRICS else "0"
         head = (f"{a}\x1f{t}\x1f{u}\x1f{h}\x1f{ev.article_id}\x1f{ev.metric}\x1f{ev.network}\x1f{ev.hour}\x1f"
-                f"{ev.event_ttl}\x1f{ev.day}\x1f{field}\x1f{hot}\x1f")
+                f"{ev.event_ttl}\x1f{ev.day}\x1f{field}\x1f{hot}\x1f{ev.window_s}\x1f{ev.rate_limit}\x1f")
         return head, ev_prefix
 
     async def _over_link(self, command: bytes) -> list[bytes | None]:

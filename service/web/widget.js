@@ -161,13 +161,19 @@
     return Array.prototype.map.call(a, function (b) { return (b + 256).toString(16).slice(1); }).join('');
   }
 
-  function call(url, body) {
+  function call(url, body, tries) {
     var init = {credentials: 'omit'};
     if (body) { init.method = 'POST'; init.body = JSON.stringify(body); } // text/plain: no CORS preflight
     return fetch(url, init).then(function (r) {
+      if (r.status >= 500 && tries) return again();
       if (!r.ok) throw new Error('HTTP ' + r.status);
       return r.json();
-    });
+    }, function (e) { if (tries) return again(); throw e; });
+    // A 5xx or a lost answer leaves the outcome unknown: the same body (the same event id) again is counted
+    // at most once.
+    function again() {
+      return new Promise(function (ok) { setTimeout(ok, 1000); }).then(function () { return call(url, body, tries - 1); });
+    }
   }
 
   function mount(node) {
@@ -239,7 +245,7 @@
       if (b.getAttribute('aria-busy') === 'true') return;
       b.setAttribute('aria-busy', 'true');
       say('');
-      var post = call(path + '/shares', {network: n, event_id: rid()}).then(function (r) {
+      var post = call(path + '/shares', {network: n, event_id: rid()}, 2).then(function (r) {
         if (r.counted) { counts[n] = (counts[n] || 0) + 1; counts.total = (counts.total || 0) + 1; render(); }
         return r;
       });
@@ -317,7 +323,13 @@
     var url = path + '/views';
     var sent = false;
     try { sent = navigator.sendBeacon && navigator.sendBeacon(url, body); } catch (e) { sent = false; }
-    if (!sent) fetch(url, {method: 'POST', body: body, keepalive: true, credentials: 'omit'}).catch(function () {});
+    if (!sent) send(2);
+    function send(tries) { // retried with the same body, so the same event id: counted at most once
+      fetch(url, {method: 'POST', body: body, keepalive: true, credentials: 'omit'}).then(function (r) {
+        if (r.status >= 500 && tries) later();
+      }, function () { if (tries) later(); });
+      function later() { setTimeout(send, 1000, tries - 1); }
+    }
   }
 
   function refOrigin() {

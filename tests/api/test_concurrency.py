@@ -58,7 +58,7 @@ async def _mixed_plan(client: Any, article_id: str, rng: random.Random) -> Plan:
     plan: Plan = []
     for i in range(300):
         network = rng.choice(NETWORKS)
-        plan.append((f"share:{network}", "POST", shares, {"json": {"network": network}}))
+        plan.append((f"share:{network}", "POST", shares, {"json": {"network": network}, "headers": PERSON}))
         plan.append(("view", "POST", views, {"data": f'{{"event_id":"evt-conc-{i:06d}"}}', "headers": PERSON}))
         network = rng.choice(NETWORKS)
         plan.append((f"click:{network}", "GET", f"{base}s/{codes[network]}", {"headers": PERSON}))

@@ -228,7 +228,7 @@ async def _cancel_storm(engagement: Any, rng: random.Random, event_ids: list[str
     for event_id in event_ids:
         tasks.append(("view", asyncio.create_task(engagement.view("k1", event_id, who))))
         network = rng.choice(NETWORKS)
-        tasks.append((network, asyncio.create_task(engagement.share("k1", network, None))))
+        tasks.append((network, asyncio.create_task(engagement.share("k1", network, None, who))))
     await asyncio.gather(*(_cancel_after(task, rng.randrange(0, 8)) for _, task in tasks))
     results = await asyncio.gather(*(t for _, t in tasks), return_exceptions=True)
     for result in results:
@@ -262,7 +262,7 @@ async def test_cancelled_requests_leave_pool_and_counts_sound(client: Any, redis
         again += await asyncio.gather(*(engagement.view("k1", e, who) for e in all_ids[start : start + 100]))
     assert again.count("accepted") == len(all_ids) - views
     assert (await _stats(client, "k1"))["views"] == len(all_ids)
-    shares = await asyncio.gather(*(engagement.share("k1", n, None) for n in NETWORKS * 10))
+    shares = await asyncio.gather(*(engagement.share("k1", n, None, who) for n in NETWORKS * 10))
     assert [s["code"] for s in shares] == [codes[n] for n in NETWORKS * 10]
     r = client.app[K.REDIS]
     await asyncio.gather(*(r.set(f"probe:{i}", str(i)) for i in range(200)))

@@ -27,7 +27,7 @@ from service.config import Settings
 from service.demo import load_demo
 from service.domain.articles import tag_key
 from service.storage import keys
-from tests.conftest import ADMIN, AUTH, BROWSER_UA, article_body
+from tests.conftest import ADMIN, AUTH, BROWSER_UA, RAW_COUNTING, article_body
 
 DAY = 86_400
 
@@ -361,7 +361,8 @@ def run_app(redis_url: str, scenario: Callable[[Any], Awaitable[None]]) -> None:
         flush.flushall()
         flush.close()
         settings = Settings(redis_url=redis_url, data_dir=Path(tmp) / "data", admin_token=ADMIN,
-                            allowed_hosts=["t4k3.news"], log_format="text", related_bulk_quiet_s=5)
+                            allowed_hosts=["t4k3.news"], log_format="text", related_bulk_quiet_s=5,
+                            **RAW_COUNTING)
 
         async def main() -> None:
             async with TestClient(TestServer(create_app(settings, flusher=False))) as client:

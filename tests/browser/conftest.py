@@ -31,7 +31,7 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
-from tests.conftest import ADMIN, BROWSER_UA, start_redis_server
+from tests.conftest import ADMIN, BROWSER_UA, RAW_COUNTING_ENV, start_redis_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -106,6 +106,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "ADMIN_TOKEN": ADMIN,
         "PUBLIC_BASE_URL": base,
         "LOG_FORMAT": "text",
+        **RAW_COUNTING_ENV,  # every test is the same visitor
     }
     log = directory / "service.log"
     with log.open("wb") as out:

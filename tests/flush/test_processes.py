@@ -18,7 +18,7 @@ from service import appkeys as K
 from service.app import create_app
 from service.config import Settings
 from service.storage import keys
-from tests.conftest import ADMIN, BROWSER_UA, article_body, put_article, start_redis_server
+from tests.conftest import ADMIN, BROWSER_UA, RAW_COUNTING_ENV, article_body, put_article, start_redis_server
 from tests.flush.test_kill import _free_port, _wait_healthy
 
 
@@ -57,7 +57,8 @@ async def test_redis_kill_9_and_restart_from_aof(settings: Settings, tmp_path: P
 async def test_sigterm_under_load_finishes_requests_and_flushes(settings: Settings) -> None:
     port = _free_port()
     env = dict(os.environ, REDIS_URL=str(settings.redis_url), DATA_DIR=str(settings.data_dir), ADMIN_TOKEN=ADMIN,
-               FLUSH_INTERVAL_S="3600", SHUTDOWN_TIMEOUT_S="10", LOG_FORMAT="text", LOG_LEVEL="WARNING")
+               FLUSH_INTERVAL_S="3600", SHUTDOWN_TIMEOUT_S="10", LOG_FORMAT="text", LOG_LEVEL="WARNING",
+               **RAW_COUNTING_ENV)
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "service", "serve", "--port", str(port), env=env,
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,

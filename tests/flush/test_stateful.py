@@ -20,10 +20,11 @@ from service import appkeys as K
 from service.app import create_app
 from service.config import Settings
 from service.storage import keys
-from tests.conftest import AUTH, BROWSER_UA, article_body
+from tests.conftest import AUTH, BROWSER_UA, RAW_COUNTING, article_body
 from tests.flush.helpers import sqlite_totals
 
 ARTICLE = "h1"
+PERSON = {"User-Agent": BROWSER_UA}
 STEPS = ("after_seal", "mid_apply", "after_commit")
 
 
@@ -44,7 +45,7 @@ class FlushMachine(RuleBasedStateMachine):
         self.redis.flushall()
         self.crash_at: str | None = None
         self.settings = Settings(redis_url=self.redis_url, data_dir=self.dir, admin_token=AUTH["Authorization"][7:],
-                                 public_base_url="https://eng.test")
+                                 public_base_url="https://eng.test", **RAW_COUNTING)
         self.client = self.run(self._make_client())
         self.visible: Counter[tuple[str, str, str]] = Counter()
         self.seq = 0
@@ -67,7 +68,8 @@ class FlushMachine(RuleBasedStateMachine):
         self.run(self.client.start_server())
         resp = self.run(self.client.put(f"/v1/articles/{ARTICLE}", json=article_body(), headers=AUTH))
         assert resp.status == 201
-        share = self.run(self._json(self.client.post(f"/v1/articles/{ARTICLE}/shares", json={"network": "x"})))
+        first = self.client.post(f"/v1/articles/{ARTICLE}/shares", json={"network": "x"}, headers=PERSON)
+        share = self.run(self._json(first))
         self.code = share["code"]
         self.visible[(ARTICLE, "share", "x")] += 1
 
@@ -77,7 +79,7 @@ class FlushMachine(RuleBasedStateMachine):
 
     @rule(network=st.sampled_from(["facebook", "x", "email"]))
     def share(self, network: str) -> None:
-        resp = self.run(self.client.post(f"/v1/articles/{ARTICLE}/shares", json={"network": network}))
+        resp = self.run(self.client.post(f"/v1/articles/{ARTICLE}/shares", json={"network": network}, headers=PERSON))
         assert resp.status == 201
         self.visible[(ARTICLE, "share", network)] += 1
 

@@ -6,7 +6,7 @@ import ipaddress
 
 import pytest
 
-from service.domain.visitors import client_ip, is_bot, visitor_hash
+from service.domain.visitors import VisitorHasher, client_ip, is_bot, visitor_hash
 
 TRUSTED = [ipaddress.ip_network("10.0.0.0/8"), ipaddress.ip_network("fd00::/8")]
 CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36"
@@ -116,3 +116,15 @@ def test_hash_of_a_user_agent_that_was_not_utf8(raw: bytes) -> None:
     assert first == visitor_hash(b"s" * 32, "192.0.2.1", user_agent)
     assert first != visitor_hash(b"s" * 32, "192.0.2.1", raw.decode("latin-1"))
     assert is_bot(user_agent) is False
+
+
+def test_the_limiter_key_is_the_ip_alone_an_ipv6_host_by_its_64_and_never_a_visitor_hash() -> None:
+    hasher, other_day = VisitorHasher(b"salt-a" * 8), VisitorHasher(b"salt-b" * 8)
+    assert hasher.limiter("203.0.113.7") == hasher.limiter("203.0.113.7")  # whatever the user agent
+    assert hasher.limiter("203.0.113.7") != hasher.limiter("203.0.113.8")
+    assert hasher.limiter("203.0.113.7") != other_day.limiter("203.0.113.7")
+    assert hasher.limiter("::ffff:203.0.113.7") == hasher.limiter("203.0.113.7")
+    assert hasher.limiter("2001:db8:1:2::1") == hasher.limiter("2001:db8:1:2:ffff:ffff:ffff:ffff")
+    assert hasher.limiter("2001:db8:1:2::1") != hasher.limiter("2001:db8:1:3::1")
+    assert hasher.limiter("203.0.113.7") not in {hasher("203.0.113.7", ua) for ua in ("", CHROME, "limiter")}
+    assert "203.0.113.7" not in hasher.limiter("203.0.113.7") and len(hasher.limiter("not an ip")) == 32

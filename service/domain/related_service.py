@@ -160,11 +160,21 @@ class RelatedService:
             read = await self.index.read(article_id, self.cache.hint(article_id), self.popularity)
         metas = dict(read.metas)
         metas.update(await self.index.metadata([c for c in read.candidates if c not in metas], self.popularity))
+        await self._restore(metas, read.candidates[: limit + 8])
         self.popularity.fill(metas)
         query = listed(meta, 0, self.config.rules)
         result = RelatedList(article_id, await self._choose(query, read.keys, metas, limit))
         self.cache.put(article_id, limit, read.candidates, result)
         return result
+
+    async def _restore(self, metas: dict[str, Meta | None], best: Sequence[str]) -> None:
+        """Candidates whose article hash Redis lost (it lost its data; the catalog reseeds them): from SQLite."""
+        missing = [a for a in best if metas.get(a) is None]
+        if not missing or self.reindex is None:
+            return
+        for article_id in missing:
+            await self.reindex(article_id)
+        metas.update(await self.index.metadata(missing, self.popularity))
 
     async def _build_now(self, meta: Meta, read: QueryRead) -> None:
         """A list nobody built yet (queued, or its index entry was lost): build it for this read."""

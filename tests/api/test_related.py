@@ -270,6 +270,23 @@ async def test_lost_redis_index_is_rebuilt_from_sqlite(settings: Settings, aioht
     assert ids(await related(second, "x1")) == ["x2"]
 
 
+async def test_related_index_lost_while_running_is_rebuilt(settings: Settings, aiohttp_client: Any,
+                                                           redis_sync: redis.Redis) -> None:
+    client = await aiohttp_client(create_app(settings.model_copy(update={"related_cache_s": 0.0}), flusher=False))
+    await put(client, "y1", ["Sinuiju", "floods"], ago(days=3))
+    await put(client, "y2", ["Sinuiju", "aid"], ago(days=2))
+    assert ids(await related(client, "y1")) == ["y2"]
+    redis_sync.flushall()  # Redis lost its data under a running service
+    service = client.app[K.RELATED]
+    deadline = time.monotonic() + 30
+    while not (await service.index.ready() and await service.index.pending_count() == 0):
+        assert time.monotonic() < deadline, "the running service did not notice the lost index"
+        await asyncio.sleep(0.05)  # polling the background rebuild
+    items = await related(client, "y1")
+    assert [(i["article_id"], i["reason"]) for i in items] == [("y2", "tags")]
+    assert service.indexer.idf().n == 2
+
+
 # ---- property: served lists equal a brute-force reference ------------------------------------------
 
 

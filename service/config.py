@@ -65,6 +65,7 @@ class Settings(BaseSettings):
     related_recency_weight: float = Field(1.0, ge=0)  # storage key = S * (1 + recency_weight * R)
     related_half_life_days: float = Field(60.0, gt=0)  # R halves this far from the query's publish time
     related_popularity_weight: float = Field(0.3, ge=0)
+    related_share_weight: float = Field(5.0, ge=0)  # popularity = views + share_weight * shares
     related_mmr_lambda: float = Field(0.85, ge=0, le=1)  # 1: no diversity reordering
     related_max_terms: int = Field(25, ge=1, le=100)  # salient terms kept per article
     related_query_terms: int = Field(12, ge=0, le=100)  # heaviest terms whose postings a list build reads

@@ -12,7 +12,7 @@ import contextlib
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from ..config import Settings
 from ..storage import keys
@@ -51,14 +51,7 @@ class RelatedConfig:
 
     @classmethod
     def from_settings(cls, s: Settings) -> RelatedConfig:
-        rules = Rules(
-            term_weight=s.related_term_weight, tag_weight=s.related_tag_weight,
-            recency_weight=s.related_recency_weight, half_life_days=s.related_half_life_days,
-            popularity_weight=s.related_popularity_weight, mmr_lambda=s.related_mmr_lambda,
-            max_terms=s.related_max_terms, query_terms=s.related_query_terms, title_weight=s.related_title_weight,
-            gate_max_df=s.related_gate_max_df, gate_min_catalog=s.related_gate_min_catalog,
-            fallback_days=s.related_fallback_days,
-        )
+        rules = Rules(**{f.name: getattr(s, f"related_{f.name}") for f in fields(Rules)})  # every rule a setting
         return cls(
             rules, candidates=s.related_candidates, per_tag_cap=s.related_per_tag_cap,
             per_term_cap=s.related_per_term_cap, language=s.related_language, cache_s=s.related_cache_s,

@@ -98,3 +98,14 @@ def test_serve_with_invalid_config_exits_with_a_clear_message(tmp_path: Path, va
     assert variable in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "data").exists(), "nothing may start before the configuration is valid"
+
+
+def test_every_related_ranking_rule_is_a_setting() -> None:
+    from dataclasses import fields
+
+    from service.domain.related import Rules
+    from service.domain.related_build import RelatedConfig
+
+    rules = RelatedConfig.from_settings(Settings(related_tag_weight=0.7, related_max_terms=9)).rules
+    assert (rules.tag_weight, rules.max_terms) == (0.7, 9)
+    assert all(f"related_{f.name}" in Settings.model_fields for f in fields(Rules))

@@ -14,7 +14,7 @@ from .errors import error_response
 
 # (methods, path) of every endpoint a reader's browser calls cross-origin; admin endpoints are not here.
 PUBLIC: tuple[tuple[frozenset[str], re.Pattern[str]], ...] = (
-    (frozenset({"POST"}), re.compile(r"^/v1/articles/[^/]+/(shares|views)$")),
+    (frozenset({"POST"}), re.compile(r"^/v1/articles/[^/]+/(shares|views|related/clicks|related/impressions)$")),
     (frozenset({"POST"}), re.compile(r"^/v1/related$")),
     (frozenset({"GET", "HEAD"}), re.compile(r"^/v1/articles/[^/]+/(stats|related|timeseries)$")),
     (frozenset({"GET", "HEAD"}), re.compile(r"^/v1/(stats|trending)$")),

@@ -1,4 +1,4 @@
-"""Public endpoints called from article pages: shares, share links, views, stats."""
+"""Public endpoints called from article pages: shares, share links, views, related-list clicks, stats."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..appkeys import ENGAGEMENT, SETTINGS
-from ..domain.engagement import Requester
+from ..domain.articles import ARTICLE_ID
+from ..domain.engagement import MAX_RELATED_POSITION, Requester
 from ..domain.errors import InvalidInput
 from ..domain.networks import Network
 from ..domain.visitors import client_ip
@@ -42,6 +43,22 @@ class ViewIn(BaseModel):
     model_config = ConfigDict(extra="ignore")
     event_id: str | None = Field(None, pattern=EVENT_ID)
     referrer: str | None = Field(None, max_length=MAX_REFERRER)
+
+
+class RelatedClickIn(BaseModel):
+    """Body of `POST /v1/articles/{id}/related/clicks`: which related item of the list was clicked."""
+
+    model_config = ConfigDict(extra="forbid")
+    event_id: str | None = Field(None, pattern=EVENT_ID)
+    target: str = Field(pattern=ARTICLE_ID.pattern)
+    position: int = Field(ge=1, le=MAX_RELATED_POSITION)
+
+
+class RelatedImpressionIn(BaseModel):
+    """Body of `POST /v1/articles/{id}/related/impressions`: the related list was shown."""
+
+    model_config = ConfigDict(extra="forbid")
+    event_id: str | None = Field(None, pattern=EVENT_ID)
 
 
 def requester(request: web.Request) -> Requester:
@@ -89,6 +106,20 @@ async def view(request: web.Request) -> web.Response:
     return web.Response(body=body, status=202, content_type="application/json")
 
 
+async def related_click(request: web.Request) -> web.Response:
+    data = validate(RelatedClickIn, await _public_json(request))
+    status = await request.app[ENGAGEMENT].related(request.match_info["article_id"], "click", data.position,
+                                                   data.event_id, requester(request))
+    return web.json_response({"status": status}, status=202)
+
+
+async def related_impression(request: web.Request) -> web.Response:
+    data = validate(RelatedImpressionIn, await _public_json(request, allow_empty=True))
+    status = await request.app[ENGAGEMENT].related(request.match_info["article_id"], "impression", 0,
+                                                   data.event_id, requester(request))
+    return web.json_response({"status": status}, status=202)
+
+
 async def stats(request: web.Request) -> web.Response:
     article_id = request.match_info["article_id"]
     found = await request.app[ENGAGEMENT].stats([article_id])
@@ -112,6 +143,8 @@ def setup(app: web.Application) -> None:
     r = routes(app)
     r.post("/v1/articles/{article_id}/views", view)  # first: the busiest route resolves at once
     r.post("/v1/articles/{article_id}/shares", share)
+    r.post("/v1/articles/{article_id}/related/clicks", related_click)
+    r.post("/v1/articles/{article_id}/related/impressions", related_impression)
     r.get("/v1/articles/{article_id}/stats", stats)
     r.get("/v1/stats", stats_many)
     r.get("/s/{code}", redirect)  # GET route answers HEAD too (counted as a bot click)

@@ -216,6 +216,20 @@ class Engagement:
             result = await self._settle(ev, "", result)
         return "accepted" if result.status == "ok" else self._status(result, article_id)
 
+    async def related(self, article_id: str, kind: str, position: int, event_id: str | None,
+                      who: Requester) -> str:
+        """Count a shown related list ("impression") or a click on its item at `position` ("click") under
+        `article_id`, once per event id; bots apart. Returns accepted/duplicate/bot."""
+        check_article_id(article_id)
+        seconds = int(self.clock().timestamp())
+        metric = ("bot_" if who.bot else "") + ("related_click" if kind == "click" else "related_view")
+        network = str(position) if kind == "click" else ""
+        ev = self._event(article_id, metric, network, event_id, "", seconds, await self._limiter(who, seconds))
+        result = await self._ingest(ev)
+        if result.status == "ok":
+            return "bot" if who.bot else "accepted"
+        return self._status(result, article_id)
+
     async def _hasher_of(self, day: int) -> VisitorHasher:
         """The visitor hasher under `day`'s salt (made once a day; the salt itself lives in Redis, 48 h)."""
         hasher = VisitorHasher(await self.salts.get(day))
@@ -246,7 +260,7 @@ class Engagement:
 
 def stats_body(article_id: str, totals: dict[str, int], unique: int) -> dict[str, Any]:
     """The public stats shape from totals keyed `metric\\tnetwork`."""
-    by: dict[str, dict[str, int]] = {"share": {}, "click": {}}
+    by: dict[str, dict[str, int]] = {"share": {}, "click": {}, "related_click": {}}
     flat: dict[str, int] = dict.fromkeys(_FLAT, 0)
     for field, n in totals.items():
         metric, _, network = field.partition("\t")
@@ -266,10 +280,27 @@ def stats_body(article_id: str, totals: dict[str, int], unique: int) -> dict[str
         "repeat_views": flat["repeat_view"],  # within a visitor's window: kept, not public counts
         "repeat_shares": flat["repeat_share"],
         "repeat_clicks": flat["repeat_click"],
+        "related": related_body(flat["related_view"], by["related_click"]),
+        "bot_related_clicks": flat["bot_related_click"],
     }
 
 
-_FLAT = ("view", "bot_view", "bot_click", "bot_share", "repeat_view", "repeat_share", "repeat_click")
+def related_body(impressions: int, clicks: dict[str, int]) -> dict[str, Any]:
+    """Clicks on the related list by position, and click-through rates (clicks / lists shown)."""
+    shown = max([8, *(int(p) for p in clicks if p.isdigit())])  # 1..8 always, further ones once clicked
+    by_position = {str(p): clicks.get(str(p), 0) for p in range(1, shown + 1)}
+    total = sum(clicks.values())
+    return {
+        "impressions": impressions,
+        "clicks": {"total": total, "by_position": by_position},
+        "ctr": round(total / impressions, 4) if impressions else None,
+        "ctr_by_position": {p: round(n / impressions, 4) if impressions else None for p, n in by_position.items()},
+    }
+
+
+_FLAT = ("view", "bot_view", "bot_click", "bot_share", "repeat_view", "repeat_share", "repeat_click", "related_view",
+         "bot_related_view", "bot_related_click")
+MAX_RELATED_POSITION = 50  # a related list has at most 50 items (?limit=)
 
 
 def _all_networks(counts: dict[str, int]) -> dict[str, int]:

@@ -297,16 +297,19 @@
   }
 
   function related(node) {
-    var limit = parseInt(opt('related-limit', '5'), 10) || 5;
+    var limit = parseInt(opt('related-limit', '8'), 10) || 8;
     call(path + '/related?limit=' + limit).then(function (r) {
       var items = (r.related || []).filter(function (a) { return a && a.title && safeHref(a.url); });
       if (!items.length) return;
       var root = mount(node);
       var sec = section('rel', 'eng-rh');
       var list = el('ol', {});
-      items.forEach(function (a) {
-        var li = el('li', {});
-        content(li).append(el('a', {href: safeHref(a.url)}, a.title));
+      items.forEach(function (a, i) {
+        var li = el('li', {}), link = el('a', {href: safeHref(a.url)}, a.title);
+        link.addEventListener('click', function () { // sendBeacon outlives the navigation it precedes
+          beacon('/related/clicks', {target: a.article_id, position: i + 1});
+        });
+        content(li).append(link);
         var meta = [(a.shared_tags || []).slice(0, 2).join(' \u00b7 '), ago(a.published_at)]
           .filter(Boolean).join(' \u2014 ');
         if (meta) li.append(el('span', {'class': 'm'}, meta));
@@ -315,12 +318,14 @@
       sec.append(heading('related-heading', 1, 'eng-rh'), list);
       root.append(sec);
       paint();
+      beacon('/related/impressions', {});
     }).catch(function () {});
   }
 
-  function beacon() {
-    var body = JSON.stringify({event_id: rid(), referrer: refOrigin()});
-    var url = path + '/views';
+  function beacon(to, extra) { // a view, a shown related list, a click on one of its items
+    var data = {event_id: rid()}, k;
+    for (k in extra) data[k] = extra[k];
+    var body = JSON.stringify(data), url = path + to;
     var sent = false;
     try { sent = navigator.sendBeacon && navigator.sendBeacon(url, body); } catch (e) { sent = false; }
     if (!sent) send(2);
@@ -343,7 +348,7 @@
     if (rel) related(rel);
     w.addEventListener('load', paint);
     try { matchMedia('(prefers-color-scheme: dark)').addEventListener('change', paint); } catch (e) { /* old */ }
-    beacon();
+    beacon('/views', {referrer: refOrigin()});
   }
 
   if (d.readyState === 'loading') d.addEventListener('DOMContentLoaded', start);

@@ -221,3 +221,24 @@ def test_widget_on_another_site_is_isolated_and_uses_cors(
     assert traffic.external == []
     beacon = traffic.posts("/v1/articles/b-site/views")[0]
     assert beacon.headers["content-type"].startswith("text/plain")  # CORS-safelisted: sent without a preflight
+
+
+def test_related_list_reports_being_shown_and_each_click_with_its_position(
+        page: Page, api: Api, live_server: str, traffic: Traffic) -> None:
+    api.put_article("b-rel-src", title="Reservoir levels fall in the dry north", tags=["drought", "water"])
+    api.put_article("b-rel-one", title="Drought empties northern reservoirs", tags=["drought", "water"],
+                    url="https://t4k3.news/b-rel-one")
+    api.put_article("b-rel-two", title="Water rationing begins in dry towns", tags=["water"],
+                    url="https://t4k3.news/b-rel-two")
+    page.route("https://t4k3.news/**", lambda route: route.fulfill(status=200, body="<p>article</p>"))
+    open_demo(page, live_server, "b-rel-src")
+    links = page.locator("[data-eng-related] a")
+    expect(links.first).to_be_visible()
+    poll(lambda: api.stats("b-rel-src")["related"]["impressions"] == 1, what="the shown list to be counted")
+    target = urlsplit(links.nth(1).get_attribute("href") or "").path.strip("/")
+    links.nth(1).click()
+    poll(lambda: api.stats("b-rel-src")["related"]["clicks"]["total"] == 1, what="the click to be counted")
+    clicked = [json.loads(r.post_data or "") for r in traffic.posts("/v1/articles/b-rel-src/related/clicks")]
+    assert [(c["target"], c["position"]) for c in clicked] == [(target, 2)]
+    stats = api.stats("b-rel-src")["related"]
+    assert stats["clicks"]["by_position"]["2"] == 1 and stats["ctr"] == 1.0

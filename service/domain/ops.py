@@ -181,7 +181,7 @@ class OpsView:
         counts = self.metrics.event_counts()
         last_failed = self.metrics.last_failed_event
         return {
-            "accepted": {PUBLIC[k]: n for k, n in counts["accepted"].items()},
+            "accepted": {PUBLIC.get(k, k): n for k, n in counts["accepted"].items()},  # related_click, ...: as is
             "bots": sum(counts["bot"].values()),
             "dropped": {reason: sum(counts[reason].values()) for reason in ("duplicate", "rejected", "failed")},
             "last_failed_at": _iso(last_failed),

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from service import appkeys as K
-from tests.conftest import BROWSER_UA, put_article
+from tests.conftest import AUTH, BROWSER_UA, put_article
 from tests.flush.helpers import sqlite_totals
 
 BROWSER = {"User-Agent": BROWSER_UA}
@@ -68,3 +68,13 @@ async def test_bad_related_events_are_4xx(client: Any) -> None:
         assert (await resp.json())["error"]["code"] == "validation_error"
     assert (await click(client, "nope", "dst", 1, "clk-nope-01")).status == 404
     assert (await impression(client, "bad.id", "imp-bad-0001")).status in (404, 422)
+
+
+async def test_ops_summary_counts_related_events_as_their_own_kind(client: Any) -> None:
+    await put_article(client, "src")
+    assert (await impression(client, "src", "imp-ops-0001")).status == 202
+    assert (await click(client, "src", "dst", 1, "clk-ops-0001")).status == 202
+    resp = await client.get("/v1/ops/summary", headers=AUTH)
+    assert resp.status == 200, await resp.text()
+    accepted = (await resp.json())["events"]["accepted"]
+    assert (accepted["related_view"], accepted["related_click"]) == (1, 1)

@@ -112,7 +112,7 @@ async def new_context(browser: Browser, live: Live) -> BrowserContext:
 
 
 async def activity(base: str) -> None:
-    """a1: 3 views, 2 shares (facebook, x), 1 click; a2: 1 view."""
+    """a1: 3 views, 2 shares (facebook, x), 1 click, 4 related lists shown with 1 click at position 2; a2: 1 view."""
     async with aiohttp.ClientSession(headers={"User-Agent": BROWSER_UA}) as http:
         for article_id, title in (("a1", "First story"), ("a2", "Second story")):
             body = {"url": f"https://t4k3.news/{article_id}", "title": title, "tags": ["Ops"],
@@ -130,6 +130,11 @@ async def activity(base: str) -> None:
                 codes.append((await resp.json())["code"])
         async with http.get(f"{base}/s/{codes[0]}", allow_redirects=False) as resp:
             assert resp.status == 302
+        for n, (kind, body) in enumerate((("impressions", {}), ("impressions", {}), ("impressions", {}),
+                                          ("impressions", {}), ("clicks", {"target": "a2", "position": 2}))):
+            async with http.post(f"{base}/v1/articles/a1/related/{kind}",
+                                 json={"event_id": f"rel-a1-{n:04d}", **body}) as resp:
+                assert resp.status == 202
 
 
 async def login(page: Page, live: Live, path: str = "/ops?refresh=0.25") -> None:
@@ -254,6 +259,9 @@ async def test_article_drill_down(browser: Browser, live: Live) -> None:
     await expect(page.locator("#a-views")).to_have_text("3")
     await expect(page.locator("#chart-networks")).to_have_attribute("data-total", "2,1")
     await expect(page.locator("#chart-article")).to_have_attribute("data-total", "3,2,1")
+    await expect(page.locator("#r-shown")).to_have_text("4")
+    await expect(page.locator("#r-ctr")).to_have_text("25.0 %")
+    await expect(page.locator("#r-positions tbody tr").nth(1).locator("td")).to_have_text(["2", "1", "25.0 %"])
     assert await series_pixels(page, "#chart-article") > 20
     await page.screenshot(path=str(ARTIFACTS / "ops-article.png"), full_page=True)
     await assert_clean(page, live)
@@ -298,6 +306,9 @@ async def test_dashboard_and_drill_down_have_no_axe_violations(browser: Browser,
     await assert_axe_clean(page)
     await page.goto(live.base + "/ops/articles/a1")
     await expect(page.locator("#chart-article")).to_have_attribute("data-total", "3,2,1")
+    await expect(page.locator("#r-shown")).to_have_text("4")
+    await expect(page.locator("#r-ctr")).to_have_text("25.0 %")
+    await expect(page.locator("#r-positions tbody tr").nth(1).locator("td")).to_have_text(["2", "1", "25.0 %"])
     await assert_axe_clean(page)
     levels = await page.evaluate(HEADINGS)
     assert levels[0] == 1 and all(b <= a + 1 for a, b in pairwise(levels)), levels

@@ -32,6 +32,24 @@
     $("chart-networks").dataset.total = `${stats.shares.total},${stats.clicks.total}`;
   }
 
+  function pct(rate) { return rate === null ? "–" : `${(rate * 100).toFixed(1)} %`; }
+
+  function related(r) {
+    text("r-shown", fmt(r.impressions));
+    text("r-clicks", fmt(r.clicks.total));
+    text("r-ctr", pct(r.ctr));
+    const body = document.querySelector("#r-positions tbody");
+    body.replaceChildren(...Object.keys(r.clicks.by_position).map((p) => {
+      const row = document.createElement("tr");
+      for (const value of [p, fmt(r.clicks.by_position[p]), pct(r.ctr_by_position[p])]) {
+        const cell = document.createElement("td");
+        cell.textContent = value;
+        row.append(cell);
+      }
+      return row;
+    }));
+  }
+
   async function start() {
     try {
       const article = await Ops.getJSON(`/v1/articles/${id}`);
@@ -47,6 +65,7 @@
       text("a-shares", fmt(stats.shares.total));
       text("a-clicks", fmt(stats.clicks.total));
       networks(stats);
+      related(stats.related);
     } catch (err) {
       if (err instanceof Ops.AuthError) { Ops.askAgain("That token was rejected: enter the admin token."); return; }
       text("a-title", String(err.message || err));

@@ -328,6 +328,15 @@ def reference(arts: dict[str, Art], query_id: str, limit: int, now: int,
     def common(t: str) -> bool:
         return n >= 300 and df[t] > 0.1 * n
 
+    live_n, live_df = len(live), Counter(t for a in live for t in a.keys)
+
+    def live_sim(x: frozenset[str], y: frozenset[str]) -> float:  # MMR: a read's weights are today's
+        def lw(t: str) -> float:
+            return math.log(1 + live_n / max(live_df[t], 1))
+        if not x & y:
+            return 0.0
+        return math.fsum(lw(t) for t in x & y) / math.sqrt(math.fsum(map(lw, x)) * math.fsum(map(lw, y)))
+
     q = arts[query_id]
     keyed = {}
     for a in built_from:  # the list was built then (scheduled articles too); pulled ones leave it
@@ -346,7 +355,7 @@ def reference(arts: dict[str, Art], query_id: str, limit: int, now: int,
     picked: list[str] = []
     while order and len(picked) < limit:
         def mmr(i: str) -> float:
-            penalty = max((sim(arts[i].keys, arts[p].keys) for p in picked), default=0.0)
+            penalty = max((live_sim(arts[i].keys, arts[p].keys) for p in picked), default=0.0)
             return 0.85 * base[i] / best - 0.15 * penalty
         choice = order[0]
         for i in order:

@@ -25,7 +25,7 @@ def related_links(page: Page) -> list[tuple[str, str]]:
 
 
 def test_related_list_shows_the_endpoint_titles_in_order(page: Page, api: Api, live_server: str) -> None:
-    expected = [(a["title"], a["url"]) for a in api.related(DEMO_ID, limit=5)]
+    expected = [(a["title"], a["url"]) for a in api.related(DEMO_ID, limit=8)]  # WIDGET_RELATED_LIMIT
     assert len(expected) >= 3, expected
     page.goto(f"{live_server}/demo/{DEMO_ID}")
     assert related_links(page) == expected

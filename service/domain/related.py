@@ -143,9 +143,9 @@ def tag_similarity(a: frozenset[str], b: frozenset[str], idf: Idf, norm_a: float
 
 
 def dot(a: Mapping[str, float], b: Mapping[str, float]) -> float:
-    if len(b) < len(a):
-        a, b = b, a
-    return math.fsum([x * b[t] for t, x in a.items() if t in b])
+    """Of two sparse vectors: the shared keys found by a set intersection (most pairs share one or two)."""
+    shared = a.keys() & b.keys()
+    return math.fsum([a[t] * b[t] for t in shared]) if shared else 0.0  # fsum: exact whatever the order
 
 
 def recency(query_at: int, doc_at: int, half_life_days: float) -> float:
@@ -176,9 +176,10 @@ class Query:
         """S = term_weight * S_terms + tag_weight * S_tags (0 when nothing is shared)."""
         rules = self.rules
         s_tags = 0.0
-        if self.doc.tags & doc.tags:
-            s_tags = tag_similarity(self.doc.tags, doc.tags, self.tag_idf, self.tag_norm,
-                                    self.tag_idf.doc_norm(doc.tags))
+        shared = self.doc.tags & doc.tags
+        if shared:  # tag_similarity, with the intersection and the query's norm computed once
+            denom = math.sqrt(self.tag_norm * self.tag_idf.doc_norm(doc.tags))
+            s_tags = self.tag_idf.norm(shared) / denom if denom > 0 else 0.0
         s_terms = dot(self.vector, self._vector(doc)) if doc.terms and self.vector else 0.0
         return rules.term_weight * s_terms + rules.tag_weight * s_tags
 

@@ -137,6 +137,16 @@ async def activity(base: str) -> None:
                 assert resp.status == 202
 
 
+async def logged_in_after_activity(browser: Browser, live: Live, path: str = "/ops?refresh=0.25") -> tuple[Any, Any]:
+    """The sample activity, flushed, and a page logged in on `path` (a new context: close it)."""
+    await activity(live.base)
+    await live.app[K.FLUSHER].flush_once()
+    context = await new_context(browser, live)
+    page = await context.new_page()
+    await login(page, live, path)
+    return context, page
+
+
 async def login(page: Page, live: Live, path: str = "/ops?refresh=0.25") -> None:
     await page.goto(live.base + path)
     await expect(page.locator("#login")).to_be_visible()
@@ -171,11 +181,7 @@ async def assert_clean(page: Page, live: Live) -> None:
 
 
 async def test_dashboard_shows_what_the_api_reports(browser: Browser, live: Live) -> None:
-    await activity(live.base)
-    await live.app[K.FLUSHER].flush_once()
-    context = await new_context(browser, live)
-    page = await context.new_page()
-    await login(page, live)
+    context, page = await logged_in_after_activity(browser, live)
     await expect(page.locator("#chart-hourly")).to_have_attribute("data-total", "4,2,1")
     s = await live.summary()
     for metric in ("views", "shares", "clicks"):
@@ -250,11 +256,7 @@ async def test_token_is_asked_once_per_browser_session(browser: Browser, live: L
 
 
 async def test_article_drill_down(browser: Browser, live: Live) -> None:
-    await activity(live.base)
-    await live.app[K.FLUSHER].flush_once()
-    context = await new_context(browser, live)
-    page = await context.new_page()
-    await login(page, live, "/ops/articles/a1")
+    context, page = await logged_in_after_activity(browser, live, "/ops/articles/a1")
     await expect(page.locator("#a-title")).to_have_text("First story")
     await expect(page.locator("#a-views")).to_have_text("3")
     await expect(page.locator("#chart-networks")).to_have_attribute("data-total", "2,1")
@@ -294,11 +296,7 @@ async def assert_axe_clean(page: Page) -> None:
 
 
 async def test_dashboard_and_drill_down_have_no_axe_violations(browser: Browser, live: Live) -> None:
-    await activity(live.base)
-    await live.app[K.FLUSHER].flush_once()
-    context = await new_context(browser, live)
-    page = await context.new_page()
-    await login(page, live)
+    context, page = await logged_in_after_activity(browser, live)
     await expect(page.locator("#chart-hourly")).to_have_attribute("data-total", "4,2,1")
     assert await page.evaluate("document.activeElement.id") == "main"  # not left on <body> after login
     await assert_axe_clean(page)
@@ -336,11 +334,7 @@ async def test_no_horizontal_scroll_on_a_phone(browser: Browser, live: Live, pat
 
 
 async def test_refresh_keeps_the_focused_link_and_can_be_paused(browser: Browser, live: Live) -> None:
-    await activity(live.base)
-    await live.app[K.FLUSHER].flush_once()
-    context = await new_context(browser, live)
-    page = await context.new_page()
-    await login(page, live)
+    context, page = await logged_in_after_activity(browser, live)
     link = page.locator("#top-views tbody tr").first.locator("a").first
     await expect(link).to_have_text("First story")
     await link.focus()
@@ -414,11 +408,7 @@ async def test_status_changes_are_announced_and_only_changes(browser: Browser, l
 
 
 async def test_charts_have_tables_line_styles_and_a_keyboard_legend(browser: Browser, live: Live) -> None:
-    await activity(live.base)
-    await live.app[K.FLUSHER].flush_once()
-    context = await new_context(browser, live)
-    page = await context.new_page()
-    await login(page, live)
+    context, page = await logged_in_after_activity(browser, live)
     await expect(page.locator("#chart-hourly")).to_have_attribute("data-total", "4,2,1")
     canvas = page.locator("#chart-hourly canvas")
     assert await canvas.get_attribute("role") == "img"

@@ -14,6 +14,8 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, fields
 
+import numpy as np
+
 from ..config import Settings
 from ..storage import keys
 from ..storage.related_index import RelatedIndex
@@ -22,6 +24,7 @@ from ..storage.sqlite_store import SqliteStore
 from ..tasks import OutageLog
 from .articles import Article, tag_key
 from .related import Doc, Idf, Query, Rules, best, nearest, nearest_span, query_terms, select_terms
+from .related_matrix import Features, Ints, best_rows
 from .terms import term_counts
 
 log = logging.getLogger(__name__)
@@ -29,6 +32,7 @@ STORE_BATCH = 250  # lists per write pipeline
 BUILD_SLICE = 5  # lists computed between two yields to the event loop
 INGEST_SLICE = 50  # articles indexed per pipeline when a bulk batch arrives
 KNOWN_MAX = 1_500_000  # articles a bulk drain keeps decoded
+Rows = Ints
 
 
 @dataclass(frozen=True)
@@ -75,25 +79,52 @@ def postings_keys(doc: Doc, tag_idf: Idf, term_idf: Idf, rules: Rules) -> list[t
 
 
 class _Known:
-    """Articles found in postings, read at one index sequence, and the term frequencies read with them."""
+    """Articles found in postings, read at one index sequence, and the term frequencies read with them;
+    scored candidates are rows of `features` (added once their terms' frequencies are known)."""
 
     def __init__(self, seq: int, idf: Idf) -> None:
         self.seq = seq
         self.idf = idf
         self.found: dict[bytes, Candidate] = {}
-        self.docs: dict[bytes, Doc] = {}
         self.term_df: dict[str, int] = {}
-        self.vectors: dict[str, dict[str, float]] = {}
+        self.features = Features(idf)
+        self.rows: dict[bytes, int] = {}  # member -> row of `features`
+        self.ids: list[str] = []  # by row
+        self._built: Rows = np.zeros(16, dtype=np.int64)  # by row: the sequence its list was built at
         self.gone: set[str] = set()  # in the postings, no longer indexed
+        self._new: list[bytes] = []  # found, not yet a row
 
     def add(self, found: dict[bytes, Candidate]) -> None:
         self.found.update(found)
-        self.docs.update({a: Doc(c.article_id, frozenset(c.tags), c.published_at, terms=c.terms)
-                          for a, c in found.items()})
+        self._new.extend(found)
         self.gone.update(c.article_id for c in found.values() if not c.indexed)
 
-    def missing_terms(self, docs: Iterable[Doc]) -> set[str]:
-        return {t for d in docs for t, _c in d.terms if t not in self.term_df}
+    def missing_terms(self) -> set[str]:
+        return {t for m in self._new for t, _c in self.found[m].terms if t not in self.term_df}
+
+    def featurize(self, term_idf: Idf) -> None:
+        """Rows for the articles found since the last call (their terms' frequencies are read by now)."""
+        for member in self._new:
+            c = self.found[member]
+            if c.article_id in self.gone or member in self.rows:
+                continue
+            self.rows[member] = self.features.add(
+                Doc(c.article_id, frozenset(c.tags), c.published_at, terms=c.terms), term_idf)
+            self.ids.append(c.article_id)
+            row = len(self.ids) - 1
+            if row >= len(self._built):
+                self._built = np.concatenate([self._built, np.zeros(len(self._built), dtype=np.int64)])
+            self._built[row] = c.built
+        self._new = []
+
+    def rows_of(self, members: list[bytes]) -> Rows:
+        """The rows of a postings key's members, -1 for those no longer indexed."""
+        rows = self.rows
+        return np.fromiter((rows.get(m, -1) for m in members), dtype=np.int64, count=len(members))
+
+    def built_at(self, rows: Rows) -> Rows:
+        built: Rows = self._built[rows]
+        return built
 
 
 class RelatedIndexer:
@@ -210,13 +241,15 @@ class RelatedIndexer:
         known.term_df.update(term_df)
         known.add(await self.index.candidates({m for members, _t in found.values() for m in members
                                                if m not in known.found}))
-        term_idf = await self.term_idf(known.missing_terms(known.docs.values()), known.term_df)
+        term_idf = await self.term_idf(known.missing_terms(), known.term_df)
+        known.featurize(term_idf)
+        rows_of = {k: known.rows_of(members) for k, (members, _times) in found.items()}
         builds: list[Build] = []
         storing: asyncio.Task[None] | None = None
         try:
             for n, ((doc, indexed), ks) in enumerate(zip(todo, scanned, strict=True), 1):
-                builds.append(self._computed(doc, indexed, [(found[k], t) for k, t in ks if k in found], known,
-                                             term_idf))
+                builds.append(self._computed(doc, indexed, [(found[k], rows_of[k], t) for k, t in ks if k in found],
+                                             known, term_idf))
                 if n % BUILD_SLICE == 0:
                     await asyncio.sleep(0)  # a few ms a list: requests get in between
                 if len(builds) >= STORE_BATCH:
@@ -231,29 +264,24 @@ class RelatedIndexer:
         if builds:
             await self.index.store(builds, seq, cfg.candidates)
 
-    def _computed(self, doc: Doc, indexed: int, postings: list[tuple[tuple[list[bytes], list[int]], bool]],
+    def _computed(self, doc: Doc, indexed: int, postings: list[tuple[tuple[list[bytes], list[int]], Rows, bool]],
                   known: _Known, term_idf: Idf) -> Build:
         """An article's list from its postings, and pushes into neighbours built before it was indexed."""
-        pool: set[bytes] = set()
-        for (members, times), is_term in postings:
+        spans = []
+        for (_members, times), rows_of, is_term in postings:
             start, end = nearest_span(times, doc.published_at, self.config.per_term_cap if is_term
                                       else self.config.per_tag_cap)
-            pool.update(members[start:end])
-        query = Query(doc, known.idf, term_idf, self.config.rules, known.vectors)
-        skip = {doc.article_id, *known.gone}
-        ids: list[str] = []
-        scores: list[int] = []
-        pushes: list[tuple[str, int]] = []
-        for member in pool:
-            c = known.found[member]
-            if c.article_id in skip:
-                continue
-            key = query.key(known.docs[member])
-            ids.append(c.article_id)
-            scores.append(key)
-            if key > 0 and 0 < c.built < indexed:
-                pushes.append((c.article_id, key))
-        return Build(doc.article_id, best(ids, scores, self.config.candidates, skip), pushes)
+            spans.append(rows_of[start:end])
+        rows = np.unique(np.concatenate(spans)) if spans else np.zeros(0, dtype=np.int64)
+        own = known.rows.get(doc.article_id.encode(), -1)
+        rows = rows[(rows >= 0) & (rows != own)]  # -1: no longer indexed
+        scores = known.features.keys(Query(doc, known.idf, term_idf, self.config.rules), rows)
+        built = known.built_at(rows)
+        pushed = np.flatnonzero((scores > 0) & (built > 0) & (built < indexed)).tolist()
+        pushes = [(known.ids[r], k) for r, k in zip(rows[pushed].tolist(), scores[pushed].tolist(), strict=True)]
+        top = best_rows(scores, self.config.candidates)
+        items = best([known.ids[r] for r in rows[top].tolist()], scores[top].tolist(), self.config.candidates, ())
+        return Build(doc.article_id, items, pushes)
 
     def _known_at(self, seq: int, idf: Idf) -> _Known:
         """Candidates read earlier at the same index sequence and weights (a bulk drain reads the same

@@ -18,8 +18,9 @@ run: $(STAMP)  ## the service with its embedded defaults and the demo catalog
 test: $(STAMP)  ## every test, against a private redis-server and SQLite files
 	$(PY) -m pytest
 
-lint: $(STAMP)
+lint: $(STAMP)  ## ruff, and the layer contracts of pyproject.toml (tests/test_layers.py runs them in CI)
 	$(VENV)/bin/ruff check service tests bench
+	$(VENV)/bin/lint-imports
 
 mypy: $(STAMP)
 	$(VENV)/bin/mypy service

@@ -27,9 +27,10 @@ import aiohttp
 import redis.asyncio as aioredis
 
 from service.domain.trending import METRICS, WINDOWS
+from service.domain.trending_cache import TrendingStore
 from service.storage import keys, schema
 from service.storage.embedded import EmbeddedRedis
-from service.storage.trending_store import HotReader, TrendingStore
+from service.storage.trending_store import HotReader
 
 UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36"
 COMBOS = [(stored, w) for stored in METRICS.values() for w in WINDOWS]

@@ -1,12 +1,15 @@
-"""The application factory: resources in cleanup contexts, routes from each API module."""
+"""The application factory: every resource and background task in one cleanup context each, started in
+the order `create_app` lists them (stopped in reverse); then the routes of each API module."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 from collections.abc import AsyncIterator
 
+import aiosqlite
 from aiohttp import web
 
 from . import appkeys as K
@@ -20,19 +23,23 @@ from .api import reports as reports_api
 from .api import shariff as shariff_api
 from .api import trending as trending_api
 from .api import widget as widget_api
-from .api.deadline import DEADLINES, BoundedRoutes, Deadlines, deadlines_ctx
-from .api.edge import ROUTES
+from .api.deadline import BoundedRoutes, Deadlines
 from .config import Settings
+from .domain.articles import Article
 from .domain.catalog import Catalog
+from .domain.clock import utcnow
 from .domain.engagement import Engagement, EventPolicy
 from .domain.flusher import Flusher, Hook
+from .domain.ops import OpsConfig, OpsView
 from .domain.related_build import RelatedConfig
 from .domain.related_service import RelatedService
 from .domain.reports import Reports
+from .domain.trending_cache import TrendingStore
 from .metrics import Metrics
 from .storage import schema
 from .storage.embedded import EmbeddedRedis
 from .storage.migrations import run_migrations
+from .storage.ops_store import OpsStore
 from .storage.redis_batches import RedisBatches
 from .storage.redis_client import make_client, make_link, make_retry, warn_if_evicting
 from .storage.redis_counters import RedisCounters
@@ -42,9 +49,21 @@ from .storage.salts import DailySalt
 from .storage.sqlite_counters import SqliteCounters
 from .storage.sqlite_reports import SqliteReports
 from .storage.sqlite_store import SqliteStore
+from .storage.trending_store import HotReader
 from .tasks import stop_task
 
 log = logging.getLogger(__name__)
+
+
+async def deadlines_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The request watchdog, owned: started with the app, cancelled and awaited at shutdown."""
+    task = asyncio.create_task(app[K.DEADLINES].watch())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -55,7 +74,7 @@ async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
         embedded = EmbeddedRedis(settings.embedded_redis_dir, settings.embedded_redis_appendfsync)
         url = await embedded.start()
         supervisor = asyncio.create_task(embedded.supervise())  # restarts a server that died
-        app[EMBEDDED] = embedded
+        app[K.EMBEDDED] = embedded
     client = make_client(url, settings)
     link = make_link(url, settings)
     try:
@@ -81,6 +100,17 @@ async def sqlite_ctx(app: web.Application) -> AsyncIterator[None]:
     db = await schema.connect(str(settings.sqlite_path), settings.sqlite_busy_timeout_ms)
     app[K.DB] = db
     app[K.STORE] = SqliteStore(db)
+    try:
+        yield
+    finally:
+        await db.close()
+
+
+async def probe_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The readiness probe's own SQLite connection (see K.PROBE)."""
+    settings = app[K.SETTINGS]
+    db = await aiosqlite.connect(str(settings.sqlite_path), timeout=settings.readyz_timeout_s)
+    app[K.PROBE] = db
     try:
         yield
     finally:
@@ -150,14 +180,14 @@ async def flusher_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[K.SETTINGS]
     flusher = Flusher(
         RedisBatches(app[K.REDIS]),
-        SqliteCounters(app[K.DB], app.get(FLUSH_HOOK) or _no_hook),
+        SqliteCounters(app[K.DB], app.get(K.FLUSH_HOOK) or _no_hook),
         app[K.CATALOG],
         settings.hourly_retention_days,
         settings.ledger_retention_days,
-        hook=app.get(FLUSH_HOOK) or _no_hook,
+        hook=app.get(K.FLUSH_HOOK) or _no_hook,
     )
     app[K.FLUSHER] = flusher
-    task = asyncio.create_task(flusher.run(settings.flush_interval_s)) if app[RUN_FLUSHER] else None
+    task = asyncio.create_task(flusher.run(settings.flush_interval_s)) if app[K.RUN_FLUSHER] else None
     try:
         yield
     finally:
@@ -170,9 +200,45 @@ async def _no_hook(step: str) -> None:
     return None
 
 
-FLUSH_HOOK: web.AppKey[Hook] = web.AppKey("flush_hook")
-EMBEDDED = web.AppKey("embedded_redis", EmbeddedRedis)
-RUN_FLUSHER = web.AppKey("run_flusher", bool)
+async def trending_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The trending rankings; unpublishing an article drops the cached ones at once."""
+    store = TrendingStore(
+        HotReader(app[K.REDIS], app[K.DB]),
+        clock=app.get(K.TRENDING_CLOCK, utcnow),
+        ttl_s=app[K.SETTINGS].trending_cache_s,
+        size=trending_api.MAX_LIMIT,
+    )
+    app[K.TRENDING] = store
+
+    async def on_article(article: Article) -> None:
+        if article.status != "published":
+            store.invalidate()
+
+    app[K.CATALOG].listeners.append(on_article)
+    try:
+        yield
+    finally:
+        await store.close()
+
+
+async def ops_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The ops summary, over the trending rankings, the flusher and the metrics."""
+    settings = app[K.SETTINGS]
+    app[K.OPS] = OpsView(
+        app[K.TRENDING],
+        app[K.FLUSHER],
+        OpsStore(app[K.REDIS], app[K.DB]),
+        app[K.METRICS],
+        OpsConfig(settings.flush_interval_s, settings.ops_refresh_s),
+        clock=app[K.TRENDING].clock,
+    )
+    yield
+
+
+async def assets_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The widget script and the demo page's files, built once, off the event loop."""
+    app[K.ASSETS] = await asyncio.to_thread(widget_api.load_assets, app[K.SETTINGS])
+    yield
 
 
 def create_app(
@@ -186,8 +252,8 @@ def create_app(
     settings = settings or Settings()
     metrics = Metrics()
     app = web.Application(client_max_size=settings.max_admin_body)
-    app[DEADLINES] = deadlines = Deadlines(settings.redis_request_timeout_s)
-    app[ROUTES] = BoundedRoutes(app, metrics, settings.cors_origins, deadlines)
+    app[K.DEADLINES] = deadlines = Deadlines(settings.redis_request_timeout_s)
+    app[K.ROUTES] = BoundedRoutes(app, metrics, settings.cors_origins, deadlines)
     app[K.SETTINGS] = settings
     app[K.METRICS] = metrics
     token = settings.admin_token.get_secret_value() if settings.admin_token else ""
@@ -195,17 +261,29 @@ def create_app(
         token = secrets.token_urlsafe(24)
         log.warning("ADMIN_TOKEN is not set; admin token for this run: %s", token)
     app[K.ADMIN_TOKEN] = token
-    app[RUN_FLUSHER] = flusher
+    app[K.RUN_FLUSHER] = flusher
     if flush_hook is not None:
-        app[FLUSH_HOOK] = flush_hook
-    app.cleanup_ctx.extend([deadlines_ctx, redis_ctx, sqlite_ctx, domain_ctx, migrations_ctx, related_ctx])
-    if demo:
-        app.cleanup_ctx.append(demo_ctx)
-    app.cleanup_ctx.append(flusher_ctx)
-    api = (public_api, health_api, catalog_api, reports_api, shariff_api, widget_api)
-    for module in (*api, related_api, metrics_api, trending_api, ops_api):  # ops after trending: it uses its store
+        app[K.FLUSH_HOOK] = flush_hook
+    app.cleanup_ctx.extend([
+        deadlines_ctx,  # the request watchdog
+        redis_ctx,  # the client and the lean link (and the embedded server without REDIS_URL)
+        sqlite_ctx,  # the one connection, and the store on it
+        domain_ctx,  # catalog, engagement, reports; the Redis index rebuilt if Redis lost it
+        migrations_ctx,  # older Redis layouts, while serving
+        related_ctx,  # the related lists and their builder
+        *([demo_ctx] if demo else []),  # the demo catalog, once the catalog and its listeners are there
+        flusher_ctx,  # its final flush runs after every later context has stopped
+        probe_ctx,  # readiness's own SQLite connection
+        trending_ctx,  # uses the catalog's listeners
+        ops_ctx,  # uses the trending rankings and the flusher
+        assets_ctx,  # the widget script
+    ])
+    for module in (
+        public_api, health_api, catalog_api, reports_api, shariff_api, widget_api, related_api, metrics_api,
+        trending_api, ops_api,
+    ):
         module.setup(app)
     if demo:
         widget_api.setup_demo(app)
-    app[ROUTES].close()  # the catch-all, last: 404, 405 and preflights through the edge
+    app[K.ROUTES].close()  # the catch-all, last: 404, 405 and preflights through the edge
     return app

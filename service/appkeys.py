@@ -1,6 +1,11 @@
-"""Typed keys for what the application shares between handlers."""
+"""Typed keys for everything the application shares: resources, domain services and the edge's own objects.
+
+Every `web.AppKey` of the service is here; `app.py` fills them in one order.
+"""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 import aiosqlite
 import redis.asyncio as aioredis
@@ -8,23 +13,49 @@ from aiohttp import web
 
 from .config import Settings
 from .domain.catalog import Catalog
+from .domain.clock import Clock
 from .domain.engagement import Engagement
-from .domain.flusher import Flusher
+from .domain.flusher import Flusher, Hook
+from .domain.ops import OpsView
 from .domain.related_service import RelatedService
 from .domain.reports import Reports
+from .domain.trending_cache import TrendingStore
 from .metrics import Metrics
+from .storage.embedded import EmbeddedRedis
 from .storage.redis_link import RedisLink
 from .storage.sqlite_store import SqliteStore
 
+if TYPE_CHECKING:  # the edge's objects: their own modules read these keys, so a runtime import would be a cycle
+    from .api.deadline import Deadlines
+    from .api.edge import Routes
+    from .api.widget import Assets
+
+# set by create_app, before anything starts
 SETTINGS = web.AppKey("settings", Settings)
+METRICS = web.AppKey("metrics", Metrics)
+ADMIN_TOKEN = web.AppKey("admin_token", str)
+RUN_FLUSHER = web.AppKey("run_flusher", bool)
+FLUSH_HOOK: web.AppKey[Hook] = web.AppKey("flush_hook")  # tests pause the flusher between its steps
+TRENDING_CLOCK: web.AppKey[Clock] = web.AppKey("trending_clock")  # tests set it before the app starts
+DEADLINES: web.AppKey[Deadlines] = web.AppKey("deadlines")
+ROUTES: web.AppKey[Routes] = web.AppKey("routes")
+
+# resources, opened by the cleanup contexts
+EMBEDDED = web.AppKey("embedded_redis", EmbeddedRedis)  # only without REDIS_URL
 REDIS = web.AppKey("redis", aioredis.Redis)
 REDIS_LINK = web.AppKey("redis_link", RedisLink)  # absent for TLS URLs
 DB = web.AppKey("db", aiosqlite.Connection)
+# Readiness reads SQLite on a connection of its own: the app's connection serves its calls one at a
+# time, so a probe on it would wait behind a long write (a bulk import, a flush on a locked file).
+PROBE = web.AppKey("sqlite_probe", aiosqlite.Connection)
 STORE = web.AppKey("store", SqliteStore)
+ASSETS: web.AppKey[Assets] = web.AppKey("widget_assets")
+
+# domain services
 CATALOG = web.AppKey("catalog", Catalog)
 ENGAGEMENT = web.AppKey("engagement", Engagement)
-ADMIN_TOKEN = web.AppKey("admin_token", str)
-FLUSHER = web.AppKey("flusher", Flusher)
-METRICS = web.AppKey("metrics", Metrics)
 REPORTS = web.AppKey("reports", Reports)
 RELATED = web.AppKey("related", RelatedService)
+FLUSHER = web.AppKey("flusher", Flusher)
+TRENDING = web.AppKey("trending", TrendingStore)
+OPS = web.AppKey("ops", OpsView)

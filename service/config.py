@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from .domain.networks import NETWORKS, Network
+from .records import NETWORKS, Network
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 

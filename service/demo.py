@@ -47,7 +47,7 @@ async def load_demo(catalog: Catalog) -> int:
     now = catalog.clock()
     loaded = 0
     for article_id, title, tags, hours, section, summary in DEMO_ARTICLES:
-        if await catalog.store.get_article(article_id) is not None:
+        if await catalog.find(article_id) is not None:
             continue
         data = catalog.parse({
             "url": f"{DEMO_HOST}/{article_id}",

@@ -10,9 +10,8 @@ still propagates as a cancel.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -100,17 +99,3 @@ class BoundedRoutes(Routes):
         if (method, path) not in UNBOUNDED:
             handler = self.deadlines.bound(handler)
         super().add(method, path, handler)
-
-
-DEADLINES = web.AppKey("deadlines", Deadlines)
-
-
-async def deadlines_ctx(app: web.Application) -> AsyncIterator[None]:
-    """The watchdog, owned: started with the app, cancelled and awaited at shutdown."""
-    task = asyncio.create_task(app[DEADLINES].watch())
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task

@@ -20,6 +20,7 @@ from aiohttp.typedefs import Handler
 from multidict import istr
 from redis.exceptions import RedisError
 
+from ..appkeys import ROUTES
 from ..metrics import Metrics
 from .access_log import levels, log_request, request_id
 from .access_log import log as access_log
@@ -172,9 +173,6 @@ class Routes:
                     log_request(level, request.method, route, rid, status, seconds)
 
         return edge
-
-
-ROUTES = web.AppKey("routes", Routes)
 
 
 def forwarded_for(request: web.Request) -> str | None:

@@ -9,7 +9,7 @@ from aiohttp import hdrs, web
 from redis.exceptions import RedisError
 
 from ..domain.errors import DomainError, Unavailable
-from ..storage.sqlite_store import unavailable as sqlite_outage
+from ..outages import StorageUnavailable, sqlite_outage
 
 log = logging.getLogger(__name__)
 CLIENT_GONE = 499  # nginx's "client closed request": counted apart from errors, never sent
@@ -40,9 +40,11 @@ def error_answer(request: web.Request, exc: Exception) -> web.Response | None:
     Domain errors get their status, a client gone mid-request 499, Redis down 503, anything else a
     logged JSON 500.
     """
-    if (outage := sqlite_outage(exc)) is not None:
+    if isinstance(exc, StorageUnavailable):
+        exc = Unavailable(exc.message, exc.details)
+    elif (outage := sqlite_outage(exc)) is not None:
         log.warning("sqlite unavailable: %s", outage.details)
-        exc = outage
+        exc = Unavailable(outage.message, outage.details)
     if isinstance(exc, DomainError):
         response = error_response(exc.status, exc.code, exc.message, exc.details)
         retry_after = getattr(exc, "retry_after", None)  # RateLimited, OutcomeUnknown

@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import Awaitable
 
 import aiosqlite
 from aiohttp import hdrs, web
 
-from ..appkeys import REDIS, SETTINGS
+from ..appkeys import PROBE, REDIS, SETTINGS
 from .edge import routes
 from .errors import RETRY_AFTER_S
-
-# Readiness reads SQLite on a connection of its own: the app's connection serves its calls one at a
-# time, so a probe on it would wait behind a long write (a bulk import, a flush on a locked file).
-PROBE = web.AppKey("sqlite_probe", aiosqlite.Connection)
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -50,18 +46,7 @@ async def readyz(request: web.Request) -> web.Response:
     return response
 
 
-async def probe_ctx(app: web.Application) -> AsyncIterator[None]:
-    settings = app[SETTINGS]
-    db = await aiosqlite.connect(str(settings.sqlite_path), timeout=settings.readyz_timeout_s)
-    app[PROBE] = db
-    try:
-        yield
-    finally:
-        await db.close()
-
-
 def setup(app: web.Application) -> None:
-    app.cleanup_ctx.append(probe_ctx)
     r = routes(app)
     r.get("/healthz", healthz)
     r.get("/readyz", readyz)

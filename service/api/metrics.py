@@ -22,7 +22,7 @@ async def update_flush_metrics(app: web.Application) -> None:
     flusher = app[K.FLUSHER]
     metrics.flush.snapshot = flush_snapshot(flusher.state, time.time(), metrics.started)
     try:
-        batches, deltas = await flusher.batches.pending_count()
+        batches, deltas = await flusher.pending_count()
     except RedisError:
         metrics.redis_errors.inc()  # keep the last values; the lag tells the story
         return

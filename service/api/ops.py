@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 from aiohttp import web
 
 from .. import appkeys as K
 from ..domain.catalog import check_article_id
-from ..domain.ops import OpsConfig, OpsView
-from ..storage.ops_store import OpsStore
 from .edge import routes
 from .parsing import require_admin
-from .trending import TRENDING
 
 ASSETS = Path(__file__).resolve().parent.parent / "web" / "ops"
-OPS = web.AppKey("ops", OpsView)
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
     "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
@@ -33,7 +28,7 @@ ASSET_HEADERS = {**SECURITY_HEADERS, "Cache-Control": "no-cache"}  # revalidated
 
 async def summary(request: web.Request) -> web.Response:
     require_admin(request, request.app[K.ADMIN_TOKEN])
-    body = await request.app[OPS].summary()
+    body = await request.app[K.OPS].summary()
     return web.json_response(body, headers={"Cache-Control": "no-store"})
 
 
@@ -50,23 +45,8 @@ async def article_page(request: web.Request) -> web.FileResponse:
     return _page("article.html")
 
 
-async def ops_ctx(app: web.Application) -> AsyncIterator[None]:
-    settings = app[K.SETTINGS]
-    app[OPS] = OpsView(
-        app[TRENDING],
-        app[K.FLUSHER],
-        OpsStore(app[K.REDIS], app[K.DB]),
-        app[K.METRICS],
-        OpsConfig(settings.flush_interval_s, settings.ops_refresh_s),
-        clock=app[TRENDING].clock,
-    )
-    yield
-
-
 def setup(app: web.Application) -> None:
-    """Routes; must come after the trending module's setup (its store is used here)."""
     r = routes(app)
-    app.cleanup_ctx.append(ops_ctx)
     r.get("/v1/ops/summary", summary)
     r.get("/ops", dashboard)
     r.get("/ops/articles/{article_id}", article_page)

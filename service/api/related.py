@@ -13,8 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from ..appkeys import RELATED, SETTINGS
 from ..domain.articles import ARTICLE_ID, normalise_tags, rfc3339
 from ..domain.errors import InvalidInput
-from ..domain.moments import from_epoch
 from ..domain.related_service import RelatedList
+from ..moments import from_epoch
 from .edge import routes
 from .parsing import decode_json, read_body, validate
 

@@ -27,7 +27,7 @@ async def timeseries(request: web.Request) -> web.Response:
     article_id = request.match_info["article_id"]
     check_article_id(article_id)
     query = _query(request)
-    if await request.app[CATALOG].store.get_article(article_id) is None:
+    if await request.app[CATALOG].find(article_id) is None:
         raise NotFound(f"no article {article_id!r}")
     points = await request.app[REPORTS].series(article_id, query)
     body = {"article_id": article_id, "metric": query.metric, "granularity": query.granularity, "points": points}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ..appkeys import ENGAGEMENT
+from ..appkeys import CATALOG, ENGAGEMENT
 from ..domain.errors import InvalidInput
 from .edge import routes
 
@@ -35,7 +35,7 @@ async def shariff(request: web.Request) -> web.Response:
         raise InvalidInput(f"give the page address as ?url= (at most {MAX_URL} characters)")
     engagement = request.app[ENGAGEMENT]
     counts: dict[str, int] = {}
-    article_id = await engagement.index.article_for_url(url)
+    article_id = await request.app[CATALOG].article_for_url(url)
     if article_id is not None:
         found = await engagement.stats([article_id])
         if article_id in found:

@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from .. import appkeys as K
-from ..domain.articles import Article, rfc3339
-from ..domain.clock import Clock, utcnow
+from ..appkeys import TRENDING
+from ..domain.articles import rfc3339
 from ..domain.trending import METRICS, WINDOWS, Ranking
-from ..storage.trending_store import HotReader, TrendingStore
 from .edge import routes
 from .parsing import validate
 
 MAX_LIMIT = 50
-TRENDING = web.AppKey("trending", TrendingStore)
-TRENDING_CLOCK: web.AppKey[Clock] = web.AppKey("trending_clock")  # tests set it before the app starts
 
 
 class TrendingQuery(BaseModel):
@@ -52,28 +47,6 @@ async def trending(request: web.Request) -> web.Response:
     return web.json_response(ranking_body(ranking, query.limit), headers=headers)
 
 
-async def trending_ctx(app: web.Application) -> AsyncIterator[None]:
-    """The trending store; unpublishing an article drops the cached rankings at once."""
-    store = TrendingStore(
-        HotReader(app[K.REDIS], app[K.DB]),
-        clock=app.get(TRENDING_CLOCK, utcnow),
-        ttl_s=app[K.SETTINGS].trending_cache_s,
-        size=MAX_LIMIT,
-    )
-    app[TRENDING] = store
-
-    async def on_article(article: Article) -> None:
-        if article.status != "published":
-            store.invalidate()
-
-    app[K.CATALOG].listeners.append(on_article)
-    try:
-        yield
-    finally:
-        await store.close()
-
-
 def setup(app: web.Application) -> None:
     r = routes(app)
-    app.cleanup_ctx.append(trending_ctx)
     r.get("/v1/trending", trending)

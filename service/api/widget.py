@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import gzip
 import hashlib
 import json
@@ -15,7 +14,7 @@ from string import Template
 from aiohttp import web
 from pydantic import BaseModel, TypeAdapter
 
-from ..appkeys import CATALOG, SETTINGS
+from ..appkeys import ASSETS, CATALOG
 from ..config import Settings
 from ..demo import DEMO_ARTICLES, DEMO_HOST
 from ..domain.articles import Article, rfc3339
@@ -71,7 +70,6 @@ class Assets:
     content: dict[str, DemoContent]
 
 
-ASSETS = web.AppKey("widget_assets", Assets)
 _CONTENT = TypeAdapter(dict[str, DemoContent])
 
 
@@ -195,7 +193,7 @@ async def demo_page(request: web.Request) -> web.Response:
     article_id = request.match_info.get("article_id", DEMO_ARTICLES[0][0])
     check_article_id(article_id)
     assets = request.app[ASSETS]
-    article = await request.app[CATALOG].store.get_article(article_id)
+    article = await request.app[CATALOG].find(article_id)
     html = render_page(assets, article_id, page_facts(article_id, assets.content.get(article_id), article))
     headers = {
         "Content-Security-Policy": DEMO_CSP,
@@ -206,13 +204,8 @@ async def demo_page(request: web.Request) -> web.Response:
     return web.Response(text=html, content_type="text/html", charset="utf-8", headers=headers)
 
 
-async def _load(app: web.Application) -> None:
-    app[ASSETS] = await asyncio.to_thread(load_assets, app[SETTINGS])
-
-
 def setup(app: web.Application) -> None:
     r = routes(app)
-    app.on_startup.append(_load)
     r.get("/widget.js", widget_js)
 
 

@@ -16,8 +16,9 @@ from pydantic import (
     field_validator,
 )
 
-from .moments import Moment
-from .moments import rfc3339 as rfc3339
+from ..moments import Moment
+from ..moments import rfc3339 as rfc3339
+from ..records import Article as Article  # the stored record, in the leaf both layers share
 from .text import clean_field, clean_text, text_key
 
 ARTICLE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -139,47 +140,11 @@ class ArticleIn(BaseModel):
         return clean_field(value, str(info.field_name), limit)
 
 
-class Article(BaseModel):
-    """A stored article."""
+def article_from_input(article_id: str, data: ArticleIn, now: datetime) -> Article:
+    """The record of a validated PUT body, updated `now`."""
+    return Article(id=article_id, updated_at=now, **data.model_dump())
 
-    id: str
-    url: str
-    title: str
-    tags: list[str]
-    published_at: datetime
-    section: str | None = None
-    image_url: str | None = None
-    summary: str | None = None
-    status: str = "published"
-    updated_at: datetime | None = None
 
-    @property
-    def published(self) -> bool:
-        return self.status == "published"
-
-    @property
-    def tag_keys(self) -> list[str]:
-        return [tag_key(t) for t in self.tags]
-
-    @classmethod
-    def from_input(cls, article_id: str, data: ArticleIn, now: datetime) -> Article:
-        return cls(
-            id=article_id,
-            updated_at=now,
-            **data.model_dump(),
-        )
-
-    def public(self) -> dict[str, Any]:
-        """The JSON shape the API answers with."""
-        return {
-            "id": self.id,
-            "url": self.url,
-            "title": self.title,
-            "tags": self.tags,
-            "published_at": rfc3339(self.published_at),
-            "section": self.section,
-            "image_url": self.image_url,
-            "summary": self.summary,
-            "status": self.status,
-            "updated_at": rfc3339(self.updated_at) if self.updated_at else None,
-        }
+def tag_keys(article: Article) -> list[str]:
+    """The article's tags in the form they are matched by."""
+    return [tag_key(t) for t in article.tags]

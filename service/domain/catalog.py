@@ -5,18 +5,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 from pydantic import ValidationError
 
 from ..storage.redis_index import RedisIndex
 from ..storage.sqlite_store import SqliteStore
-from .articles import Article, ArticleIn, valid_article_id
+from .articles import Article, ArticleIn, article_from_input, valid_article_id
 from .clock import Clock, utcnow
 from .codes import new_code
 from .errors import InvalidInput, NotFound
 from .networks import NETWORKS
+from .urls import canonical_url
 
 log = logging.getLogger(__name__)
 UNKNOWN_TTL_S = 5.0
@@ -56,7 +57,7 @@ class Catalog:
     async def put(self, article_id: str, data: ArticleIn) -> tuple[bool, Article]:
         """Create or replace; returns (created, stored article)."""
         check_article_id(article_id)
-        article = Article.from_input(article_id, data, self.clock())
+        article = article_from_input(article_id, data, self.clock())
         (created,) = await self._save([article])
         await self._notify(article)
         return created, article
@@ -75,7 +76,7 @@ class Catalog:
                     raise InvalidInput("each article needs a string 'id'")
                 check_article_id(article_id)
                 body = {k: v for k, v in raw.items() if k != "id"}
-                valid.append((i, Article.from_input(article_id, self.parse(body), now)))
+                valid.append((i, article_from_input(article_id, self.parse(body), now)))
                 results.append(None)
             except ValidationError as exc:
                 results.append(_failed(i, article_id, "validation_error", "invalid article", _errors(exc)))
@@ -100,8 +101,23 @@ class Catalog:
         saved = await self.store.save_articles([(a, {n: new_code() for n in NETWORKS}) for a in articles])
         totals = await self.store.totals({a.id for a in articles})
         pairs = zip(articles, saved, strict=True)
-        await self.index.put([(a, codes_in_use(codes, totals[a.id]), totals[a.id]) for a, (_c, codes) in pairs])
+        await self._index([(a, codes_in_use(codes, totals[a.id]), totals[a.id]) for a, (_c, codes) in pairs])
         return [created for created, _codes in saved]
+
+    async def _index(self, items: Iterable[tuple[Article, Mapping[str, str], Mapping[str, int]]]) -> None:
+        await self.index.put([(a, canonical_url(a.url), codes, totals) for a, codes, totals in items])
+
+    async def article_for_url(self, url: str) -> str | None:
+        """The id of the indexed article whose canonical URL matches `url`, if any."""
+        canonical = canonical_url(url)
+        found = None if canonical is None else await self.index.article_at(canonical)
+        if found is None or canonical_url(found[1]) != canonical:
+            return None  # none there, or the article moved to another URL since it was put there
+        return found[0]
+
+    async def find(self, article_id: str) -> Article | None:
+        """The stored article, or None."""
+        return await self.store.get_article(article_id)
 
     async def get(self, article_id: str) -> Article:
         check_article_id(article_id)
@@ -132,7 +148,7 @@ class Catalog:
             return False
         codes = await self.store.codes(article_id)
         totals = await self.store.totals([article_id])
-        await self.index.put([(article, codes_in_use(codes, totals[article_id]), totals[article_id])])
+        await self._index([(article, codes_in_use(codes, totals[article_id]), totals[article_id])])
         return True
 
     async def rebuild(self, batch: int = 1000) -> int:
@@ -149,7 +165,7 @@ class Catalog:
             ids = [a.id for a in articles]
             codes = await self.store.all_codes(ids)
             totals = await self.store.totals(ids)
-            await self.index.put([(a, codes_in_use(codes[a.id], totals[a.id]), totals[a.id]) for a in articles])
+            await self._index([(a, codes_in_use(codes[a.id], totals[a.id]), totals[a.id]) for a in articles])
             count += len(articles)
         await self.index.mark_seeded(missing)
         return count

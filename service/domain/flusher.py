@@ -77,6 +77,10 @@ class Flusher:
         self._last_maintenance = 0.0
         self.outage = OutageLog(log, "flush")
 
+    async def pending_count(self) -> tuple[int, int]:
+        """(sealed or open batches waiting for a flush, live delta fields) over all shards."""
+        return await self.batches.pending_count()
+
     async def flush_once(self) -> FlushReport:
         """Finish batches left pending, then seal and apply the live deltas of every shard."""
         async with self._lock:

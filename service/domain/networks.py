@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
 from urllib.parse import quote
 
+from ..records import NETWORKS as NETWORKS  # the names live in the leaf config and storage share
+from ..records import Network as Network
 from .urls import with_utm as with_utm  # share links add their UTM tags there
-
-Network = Literal[
-    "facebook", "x", "linkedin", "whatsapp", "telegram", "reddit", "bluesky", "email", "copy", "native"
-]
-NETWORKS: tuple[str, ...] = (
-    "facebook", "x", "linkedin", "whatsapp", "telegram", "reddit", "bluesky", "email", "copy", "native",
-)
 
 _INTENTS: dict[str, str] = {
     "facebook": "https://www.facebook.com/sharer/sharer.php?u={url}",

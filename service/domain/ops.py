@@ -13,12 +13,12 @@ from redis.exceptions import RedisError
 
 from ..metrics import FlushSnapshot, Metrics
 from ..storage.ops_store import OpsStore
-from ..storage.trending_store import TrendingStore
 from .articles import rfc3339
 from .clock import Clock, utcnow
 from .flusher import Flusher, FlushReport, FlushState
 from .networks import NETWORKS
 from .trending import METRICS, WINDOWS, Ranking
+from .trending_cache import TrendingStore
 
 WARN_INTERVALS = 3  # the flush is lagging past this many intervals without a success
 DROP_WINDOW_S = 60.0  # a failed event this recent means events are being dropped

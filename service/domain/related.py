@@ -19,12 +19,13 @@ from dataclasses import dataclass
 from typing import NamedTuple
 from urllib.parse import urlsplit
 
+from ..records import Doc as Doc  # shared with storage: it lives in the leaf
+from ..records import Terms as Terms
 from .terms import title_key
 
 DAY_S = 86_400
 KEY_SCALE = 10_000  # storage keys are stored as integers: compact in Redis
 
-Terms = tuple[tuple[str, int], ...]  # (stem, weighted count) of an article's salient terms
 
 
 @dataclass(frozen=True)
@@ -81,18 +82,6 @@ class Idf:
     def scanned(self, tags: Iterable[str], rules: Rules) -> list[str]:
         """The tags whose postings a list build reads (all but the common ones)."""
         return sorted(t for t in tags if not self.common(t, rules))
-
-
-class Doc(NamedTuple):
-    """An article as ranking sees it: tag keys, epoch seconds, views + 5 x shares, salient terms."""
-
-    article_id: str
-    tags: frozenset[str]
-    published_at: int
-    section: str = ""
-    popularity: float = 0.0
-    published: bool = True
-    terms: Terms = ()
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from ..storage.related_index import RelatedIndex
 from ..storage.related_records import Build, Candidate, Change
 from ..storage.sqlite_store import SqliteStore
 from ..tasks import OutageLog
-from .articles import Article, tag_key
+from .articles import Article, tag_key, tag_keys
 from .related import Doc, Idf, Query, Rules, best, nearest, nearest_span, query_terms, select_terms
 from .related_matrix import Features, Ints, best_rows
 from .terms import term_counts
@@ -68,7 +68,7 @@ class RelatedConfig:
 def doc_of(article: Article, rules: Rules, language: str = "english") -> Doc:
     """An article as the index sees it, with every term of its title and summary (select_terms trims them)."""
     counts = term_counts(article.title, article.summary, rules.title_weight, language)
-    return Doc(article.id, frozenset(article.tag_keys), int(article.published_at.timestamp()),
+    return Doc(article.id, frozenset(tag_keys(article)), int(article.published_at.timestamp()),
                tag_key(article.section or ""), terms=tuple(sorted(counts.items())))
 
 

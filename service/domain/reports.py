@@ -11,11 +11,11 @@ from typing import Literal
 import redis.asyncio as aioredis
 from pydantic import BaseModel, ConfigDict, model_validator
 
+from ..moments import Moment, from_epoch, rfc3339
 from ..storage import keys
 from ..storage.sqlite_reports import SqliteReports
 from .clock import Clock, epoch_hour, utcnow
 from .errors import InvalidInput
-from .moments import Moment, from_epoch, rfc3339
 
 MAX_POINTS = 1000
 METRICS = {"views": "view", "shares": "share", "clicks": "click"}

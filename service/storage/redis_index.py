@@ -7,8 +7,7 @@ from collections.abc import Iterable, Mapping
 
 import redis.asyncio as aioredis
 
-from ..domain.articles import Article
-from ..domain.urls import canonical_url
+from ..records import Article
 from . import keys
 from .scripts import SEED
 
@@ -48,22 +47,22 @@ class RedisIndex:
 
     async def put(
         self,
-        articles: Iterable[tuple[Article, Mapping[str, str], Mapping[str, int]]],
+        articles: Iterable[tuple[Article, str | None, Mapping[str, str], Mapping[str, int]]],
     ) -> None:
-        """Index articles with their share codes in use and seed their totals (once) from durable counts."""
+        """Index articles (with their canonical URL, if any) with their share codes in use and seed their
+        totals (once) from durable counts."""
         items = list(articles)
         for start in range(0, len(items), PUT_CHUNK):
             await self._put(items[start : start + PUT_CHUNK])
 
-    async def _put(self, articles: list[tuple[Article, Mapping[str, str], Mapping[str, int]]]) -> None:
+    async def _put(self, articles: list[tuple[Article, str | None, Mapping[str, str], Mapping[str, int]]]) -> None:
         async with self.redis.pipeline(transaction=False) as pipe:
-            for article, codes, totals in articles:
+            for article, canonical, codes, totals in articles:
                 art_key = keys.article(article.id)
                 pipe.delete(art_key)
                 pipe.hset(art_key, mapping=_article_fields(article, codes))  # type: ignore[arg-type]
                 for network, code in codes.items():
                     pipe.hset(keys.codes(keys.code_shard(code)), code, code_target_value(article.id, network))
-                canonical = canonical_url(article.url)
                 if canonical is not None:
                     pipe.set(keys.article_by_url(canonical), article.id)
                 flat: list[str | int] = []
@@ -72,19 +71,14 @@ class RedisIndex:
                 await self._seed(keys=[keys.totals(article.id)], args=flat, client=pipe)
             await pipe.execute()
 
-    async def article_for_url(self, url: str) -> str | None:
-        """The id of the indexed article whose canonical URL matches `url`, if any."""
-        canonical = canonical_url(url)
-        if canonical is None:
-            return None
+    async def article_at(self, canonical: str) -> tuple[str, str] | None:
+        """(id, current URL) of the indexed article last put at the canonical URL `canonical`, if any."""
         found = await self.redis.get(keys.article_by_url(canonical))
         if found is None:
             return None
         article_id = _str(found)
         current = await self.redis.hget(keys.article(article_id), "url")
-        if current is None or canonical_url(_str(current)) != canonical:
-            return None  # the article moved to another URL since this key was written
-        return article_id
+        return None if current is None else (article_id, _str(current))
 
     async def set_status(self, article_id: str, status: str) -> None:
         await self.redis.hset(keys.article(article_id), "status", status)

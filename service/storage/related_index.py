@@ -16,9 +16,8 @@ from typing import Any, TypeVar
 import redis.asyncio as aioredis
 from redis.exceptions import NoScriptError
 
-from ..domain.moments import clamp_epoch
-from ..domain.networks import NETWORKS
-from ..domain.related import Doc
+from ..moments import clamp_epoch
+from ..records import NETWORKS, Doc
 from . import keys
 from .related_lua import DONE, NEAR, PENDING, PUSH, SCRIPTS, STORE, SWAP, TERM_DF, sha
 from .related_records import (

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from ..domain.related import Doc
+from ..records import Doc
 
 SEP = "\x1f"  # never inside a tag or section key: both are whitespace-normalised
 SEP_BYTES = SEP.encode()

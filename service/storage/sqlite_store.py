@@ -11,35 +11,20 @@ from typing import Any
 
 import aiosqlite
 
-from ..domain.articles import Article
-from ..domain.errors import Unavailable
-from ..domain.moments import from_epoch
+from ..moments import from_epoch
+from ..outages import sqlite_outage
+from ..records import Article
 
 _ARTICLE_COLS = "id, url, title, tags, published_at, section, image_url, summary, status, updated_at"
 
 
-# OperationalError messages of a database that cannot take a write now: another writer holds the lock past
-# the busy timeout, the file or its directory is read-only, the disk is full. None is the client's fault.
-_OUTAGES = ("database is locked", "database table is locked", "readonly database", "disk is full", "disk i/o error")
-
-
-def unavailable(exc: BaseException) -> Unavailable | None:
-    """The domain error for a SQLite outage (locked, read-only, full); None for any other error."""
-    if not isinstance(exc, sqlite3.OperationalError):
-        return None
-    message = str(exc)
-    if not any(outage in message.lower() for outage in _OUTAGES):
-        return None
-    return Unavailable("the database cannot take writes right now; nothing was changed, retry later", message)
-
-
 @contextlib.contextmanager
 def outages_unavailable() -> Iterator[None]:
-    """Raise SQLite outages in the block as Unavailable."""
+    """Raise SQLite outages in the block as StorageUnavailable."""
     try:
         yield
     except sqlite3.OperationalError as exc:
-        if (error := unavailable(exc)) is not None:
+        if (error := sqlite_outage(exc)) is not None:
             raise error from exc
         raise
 

@@ -13,8 +13,8 @@ import redis
 
 from service import appkeys as K
 from service.api.ops import ASSETS
-from service.api.trending import TRENDING_CLOCK
 from service.app import create_app
+from service.appkeys import TRENDING_CLOCK
 from service.config import Settings
 from service.storage import keys
 from tests.conftest import AUTH, BROWSER_UA, put_article

@@ -13,8 +13,7 @@ import pytest
 
 from service.app import create_app
 from service.config import Settings
-from service.domain.errors import Unavailable
-from service.storage.sqlite_store import unavailable
+from service.outages import StorageUnavailable, sqlite_outage
 from tests.conftest import AUTH, BROWSER_UA, article_body, put_article
 
 BUSY_MS = 2500  # the app's busy timeout: how long a write waits for the lock before it gives up
@@ -98,7 +97,7 @@ def test_a_read_only_database_is_an_outage_not_a_bug(tmp_path: Path) -> None:
     with pytest.raises(sqlite3.OperationalError) as raised:
         ro.execute("INSERT INTO t VALUES (1)")
     ro.close()
-    error = unavailable(raised.value)
-    assert isinstance(error, Unavailable) and error.status == 503
+    error = sqlite_outage(raised.value)
+    assert isinstance(error, StorageUnavailable)
     assert "readonly" in error.details
-    assert unavailable(sqlite3.OperationalError("no such table: t")) is None, "a bug stays a bug (500)"
+    assert sqlite_outage(sqlite3.OperationalError("no such table: t")) is None, "a bug stays a bug (500)"

@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
-from service.api.widget import ASSETS, WEB, build_widget, widget_config
+from service.api.widget import WEB, build_widget, widget_config
 from service.app import create_app
+from service.appkeys import ASSETS
 from service.config import Settings
 from service.demo import DEMO_ARTICLES
 from tests.conftest import put_article

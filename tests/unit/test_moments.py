@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
-from service.domain.moments import EARLIEST_S, LATEST_S, Moment, clamp_epoch, from_epoch, rfc3339
+from service.moments import EARLIEST_S, LATEST_S, Moment, clamp_epoch, from_epoch, rfc3339
 
 
 class At(BaseModel):

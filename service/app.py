@@ -30,7 +30,7 @@ from .domain.related_build import RelatedConfig
 from .domain.related_service import RelatedService
 from .domain.reports import Reports
 from .metrics import Metrics
-from .storage import schema
+from .storage.durable_open import open_durable
 from .storage.embedded import EmbeddedRedis
 from .storage.migrations import run_migrations
 from .storage.redis_batches import RedisBatches
@@ -39,9 +39,7 @@ from .storage.redis_counters import RedisCounters
 from .storage.redis_index import RedisIndex
 from .storage.related_index import RelatedIndex
 from .storage.salts import DailySalt
-from .storage.sqlite_counters import SqliteCounters
-from .storage.sqlite_reports import SqliteReports
-from .storage.sqlite_store import SqliteStore
+from .storage.sqlite_durable import SqliteDurable
 from .tasks import stop_task
 
 log = logging.getLogger(__name__)
@@ -75,16 +73,17 @@ async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
             await embedded.stop()
 
 
-async def sqlite_ctx(app: web.Application) -> AsyncIterator[None]:
-    settings = app[K.SETTINGS]
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    db = await schema.connect(str(settings.sqlite_path), settings.sqlite_busy_timeout_ms)
-    app[K.DB] = db
-    app[K.STORE] = SqliteStore(db)
+async def durable_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The durable store: PostgreSQL when DATABASE_URL is set, else the SQLite file in DATA_DIR."""
+    durable = await open_durable(app[K.SETTINGS])
+    app[K.DURABLE] = durable
+    app[K.STORE] = durable.store
+    if isinstance(durable, SqliteDurable):
+        app[K.DB] = durable.db
     try:
         yield
     finally:
-        await db.close()
+        await durable.close()
 
 
 async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -106,7 +105,7 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
         ),
         on_event=app[K.METRICS].event,
     )
-    app[K.REPORTS] = Reports(redis, SqliteReports(app[K.DB]))
+    app[K.REPORTS] = Reports(redis, app[K.DURABLE].reports)
     rebuilt = await catalog.rebuild()
     if rebuilt:
         log.info("rebuilt the redis index of %d articles from SQLite", rebuilt)
@@ -150,7 +149,7 @@ async def flusher_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[K.SETTINGS]
     flusher = Flusher(
         RedisBatches(app[K.REDIS]),
-        SqliteCounters(app[K.DB], app.get(FLUSH_HOOK) or _no_hook),
+        app[K.DURABLE].counters(app.get(FLUSH_HOOK) or _no_hook),
         app[K.CATALOG],
         settings.hourly_retention_days,
         settings.ledger_retention_days,
@@ -198,7 +197,7 @@ def create_app(
     app[RUN_FLUSHER] = flusher
     if flush_hook is not None:
         app[FLUSH_HOOK] = flush_hook
-    app.cleanup_ctx.extend([deadlines_ctx, redis_ctx, sqlite_ctx, domain_ctx, migrations_ctx, related_ctx])
+    app.cleanup_ctx.extend([deadlines_ctx, redis_ctx, durable_ctx, domain_ctx, migrations_ctx, related_ctx])
     if demo:
         app.cleanup_ctx.append(demo_ctx)
     app.cleanup_ctx.append(flusher_ctx)

@@ -13,14 +13,15 @@ from .domain.flusher import Flusher
 from .domain.related_service import RelatedService
 from .domain.reports import Reports
 from .metrics import Metrics
+from .storage.durable import ArticleStore, Durable
 from .storage.redis_link import RedisLink
-from .storage.sqlite_store import SqliteStore
 
 SETTINGS = web.AppKey("settings", Settings)
 REDIS = web.AppKey("redis", aioredis.Redis)
 REDIS_LINK = web.AppKey("redis_link", RedisLink)  # absent for TLS URLs
-DB = web.AppKey("db", aiosqlite.Connection)
-STORE = web.AppKey("store", SqliteStore)
+DURABLE: web.AppKey[Durable] = web.AppKey("durable")  # SQLite or PostgreSQL (DATABASE_URL)
+DB = web.AppKey("db", aiosqlite.Connection)  # the SQLite store's connection; absent with PostgreSQL
+STORE: web.AppKey[ArticleStore] = web.AppKey("store")
 CATALOG = web.AppKey("catalog", Catalog)
 ENGAGEMENT = web.AppKey("engagement", Engagement)
 ADMIN_TOKEN = web.AppKey("admin_token", str)

@@ -55,7 +55,7 @@ async def ops_ctx(app: web.Application) -> AsyncIterator[None]:
     app[OPS] = OpsView(
         app[TRENDING],
         app[K.FLUSHER],
-        OpsStore(app[K.REDIS], app[K.DB]),
+        OpsStore(app[K.REDIS], app[K.DURABLE].aggregates),
         app[K.METRICS],
         OpsConfig(settings.flush_interval_s, settings.ops_refresh_s),
         clock=app[TRENDING].clock,

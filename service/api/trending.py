@@ -55,7 +55,7 @@ async def trending(request: web.Request) -> web.Response:
 async def trending_ctx(app: web.Application) -> AsyncIterator[None]:
     """The trending store; unpublishing an article drops the cached rankings at once."""
     store = TrendingStore(
-        HotReader(app[K.REDIS], app[K.DB]),
+        HotReader(app[K.REDIS], app[K.DURABLE].aggregates),
         clock=app.get(TRENDING_CLOCK, utcnow),
         ttl_s=app[K.SETTINGS].trending_cache_s,
         size=MAX_LIMIT,

@@ -15,13 +15,13 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import aiosqlite
 import redis.asyncio as aioredis
 
 from ..domain.clock import Clock, epoch_hour, utcnow
 from ..domain.trending import LIVE_HOURS, Ranking, Scored, TrendingItem, Window, add_live, ranked
 from ..tasks import OutageLog
 from . import keys
+from .durable import AggregateReader
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -39,9 +39,9 @@ def _s(value: bytes | str) -> str:
 class HotReader:
     """Raw reads of the hourly buckets; the caller gives hours and weights."""
 
-    def __init__(self, redis: aioredis.Redis, db: aiosqlite.Connection) -> None:
+    def __init__(self, redis: aioredis.Redis, aggregates: AggregateReader) -> None:
         self.redis = redis
-        self.db = db
+        self.aggregates = aggregates
         # raw replies: redis-py's per-pair score callbacks cost more than the command itself here
         self._command: Callable[..., Awaitable[Any]] = redis.execute_command
 
@@ -81,19 +81,8 @@ class HotReader:
         return [h for i, h in enumerate(hours) if not any(found[i * keys.SHARDS : (i + 1) * keys.SHARDS])]
 
     async def flushed(self, metric: str, hours: Sequence[int]) -> HourCounts:
-        """Counts per article of each hour from SQLite (flushed events only)."""
-        out: HourCounts = {h: {} for h in hours}
-        if not hours:
-            return out
-        marks = ",".join("?" * len(hours))
-        sql = (
-            "SELECT hour, article_id, SUM(n) FROM counter_hourly "
-            f"WHERE metric = ? AND hour IN ({marks}) GROUP BY hour, article_id"
-        )
-        async with self.db.execute(sql, (metric, *hours)) as cur:
-            async for hour, article_id, n in cur:
-                out[int(hour)][str(article_id)] = int(n)
-        return out
+        """Counts per article of each hour from the durable store (flushed events only)."""
+        return await self.aggregates.hour_counts(metric, hours)
 
     async def published(self, article_ids: Sequence[str]) -> dict[str, tuple[str, str]]:
         """(title, url) of the ids whose article is published."""

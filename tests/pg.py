@@ -27,7 +27,7 @@ START_TIMEOUT_S = 60.0
 
 def find_pg_bin() -> Path:
     """The newest /usr/lib/postgresql/N/bin that has initdb and postgres."""
-    found = [d / "bin" for d in PG_ROOT.glob("*") if (d / "bin" / "initdb").exists() and (d / "bin" / "postgres").exists()]
+    found = [d / "bin" for d in PG_ROOT.glob("*") if all((d / "bin" / exe).exists() for exe in ("initdb", "postgres"))]
     if not found:
         raise RuntimeError(
             f"no PostgreSQL binaries under {PG_ROOT}/*/bin: install Debian's `postgresql` package "

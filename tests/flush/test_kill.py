@@ -16,17 +16,14 @@ import aiohttp
 from service import appkeys as K
 from service.config import Settings
 from tests.conftest import put_article
-from tests.flush.helpers import expected_key, send, sqlite_totals
+from tests.flush.helpers import durable_totals, expected_key, send, service_env
 
 KILLS = 40
 
 
 def _env(settings: Settings) -> dict[str, str]:
     env = dict(os.environ)
-    env.update(
-        REDIS_URL=str(settings.redis_url), DATA_DIR=str(settings.data_dir), ADMIN_TOKEN="x",
-        LOG_FORMAT="text", LOG_LEVEL="WARNING",
-    )
+    env.update(service_env(settings), ADMIN_TOKEN="x", LOG_FORMAT="text", LOG_LEVEL="WARNING")
     return env
 
 
@@ -118,9 +115,10 @@ async def test_kill_9_flushers_under_ingest(client: Any, settings: Settings) -> 
         stop.set()
         await asyncio.gather(*workers)
     report = await client.app[K.FLUSHER].flush_once()  # quiesced: one clean flush
-    durable = sqlite_totals(settings.sqlite_path)
+    durable = await durable_totals(settings)
+    store = "SQLite" if settings.database_url is None else "PostgreSQL"
     print(f"\nkill -9 flushers: {dict(outcomes)}; events with 2xx: {sum(sent.values())}; "
-          f"in SQLite: {sum(durable.values())}; final flush moved {report.events} events, "
+          f"in {store}: {sum(durable.values())}; final flush moved {report.events} events, "
           f"skipped {report.skipped} batch(es) already applied")
     assert outcomes["killed"] >= 30
     assert outcomes["killed mid-flush (batch left pending)"] >= 1

@@ -67,6 +67,7 @@ async def _start_flusher(settings: Settings, port: int, cli: bool) -> asyncio.su
     else:
         env["FLUSH_INTERVAL_S"] = "0.01"
         args = ["-m", "service", "serve", "--port", str(port)]
+    settings.data_dir.mkdir(parents=True, exist_ok=True)  # PostgreSQL runs leave it to the test
     log = open(settings.data_dir / "flusher.log", "ab")  # noqa: SIM115 - closed with the process
     proc = await asyncio.create_subprocess_exec(sys.executable, *args, env=env, stdout=log, stderr=log)
     log.close()

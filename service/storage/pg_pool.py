@@ -60,19 +60,30 @@ class PgPool:
         self.pool = pool
         self.timeout_s = timeout_s
 
+    async def _acquire(self) -> Conn:
+        """A pooled connection; any error connecting (refused, database closed to connections, auth) is an outage."""
+        try:
+            return await self.pool.acquire()
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+            raise Unavailable("the database refuses connections right now; retry later", type(exc).__name__) from exc
+
     @contextlib.asynccontextmanager
     async def connection(self, timeout_s: float | None = None) -> AsyncIterator[Conn]:
         """A connection for the block; the whole block is bounded."""
         with outages_unavailable():
-            async with asyncio.timeout(timeout_s or self.timeout_s), self.pool.acquire() as conn:
-                yield conn
+            async with asyncio.timeout(timeout_s or self.timeout_s):
+                conn = await self._acquire()
+                try:
+                    yield conn
+                finally:
+                    await self.pool.release(conn)
 
     @contextlib.asynccontextmanager
     async def streaming(self) -> AsyncIterator[Conn]:
         """A connection whose acquiring is bounded, not the block: the caller bounds each fetch."""
         with outages_unavailable():
             async with asyncio.timeout(self.timeout_s):
-                conn = await self.pool.acquire()
+                conn = await self._acquire()
         try:
             yield conn
         finally:

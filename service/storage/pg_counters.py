@@ -56,6 +56,8 @@ async def _noop(step: str) -> None:
 def merged(items: Sequence[ApplyItem]) -> tuple[list[tuple[str, str, str, int, int]], list[tuple[str, int, int]]]:
     """Hourly rows summed over the batches (a key may repeat across batches) and the highest unique
     snapshot per (article, day), both in key order."""
+    if len(items) == 1:  # a batch's own rows are unique and sorted (parse_batch): nothing to merge
+        return list(items[0].batch.hourly), sorted(items[0].uniques)
     hourly: Counter[tuple[str, str, str, int]] = Counter()
     for item in items:
         for article_id, metric, network, hour, n in item.batch.hourly:

@@ -91,3 +91,22 @@ async def test_two_hosts_with_own_data_dirs_count_once(settings: Settings, aioht
         assert not any((h.data_dir / "engagement.sqlite3").exists() for h in hosts)
     finally:
         await two.close()
+
+
+@pytest.mark.parametrize("durable", ["postgres"], indirect=True)
+async def test_after_redis_loss_a_host_with_an_empty_data_dir_rebuilds_the_totals(
+    settings: Settings, aiohttp_client: Any, redis_sync: Any
+) -> None:
+    one = await aiohttp_client(create_app(settings.model_copy(update={"data_dir": settings.data_dir / "a"}),
+                                          flusher=False))
+    await put_article(one, "r1")
+    for i in range(30):
+        assert await send(one, "view", "r1", i) == 202
+    assert (await one.app[K.FLUSHER].flush_once()).events == 30
+    redis_sync.flushall()
+    fresh = settings.model_copy(update={"data_dir": settings.data_dir / "b"})  # another host, nothing local
+    two = await aiohttp_client(create_app(fresh, flusher=False))
+    stats = await (await two.get("/v1/articles/r1/stats")).json()
+    assert stats["views"] == 30
+    assert (await two.app[K.FLUSHER].flush_once()).rebuilt == 0  # its start-up rebuilt the catalog already
+    assert (await (await one.get("/v1/articles/r1/stats")).json())["views"] == 30

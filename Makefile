@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 run: $(STAMP)  ## the service with its embedded defaults and the demo catalog
 	$(PY) -m service serve --demo
 
-test: $(STAMP)  ## every test, against a private redis-server and SQLite files
+test: $(STAMP)  ## every test, against a private redis-server, SQLite files and a private PostgreSQL
 	$(PY) -m pytest
 
 lint: $(STAMP)  ## ruff, and the layer contracts of pyproject.toml (tests/test_layers.py runs them in CI)

@@ -30,6 +30,7 @@ from service.domain.trending import METRICS, WINDOWS
 from service.domain.trending_cache import TrendingStore
 from service.storage import keys, schema
 from service.storage.embedded import EmbeddedRedis
+from service.storage.sqlite_reports import SqliteAggregates
 from service.storage.trending_store import HotReader
 
 UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36"
@@ -79,7 +80,7 @@ def pct(values: list[float], q: float) -> float:
 async def in_process(redis: aioredis.Redis, sqlite_path: Path) -> None:
     """Cold rankings (what each hour's first request pays) and warm refreshes."""
     db = await schema.connect(str(sqlite_path), 5000)
-    store = TrendingStore(HotReader(redis, db), ttl_s=0.0)  # every refresh re-reads the live hours
+    store = TrendingStore(HotReader(redis, SqliteAggregates(db)), ttl_s=0.0)  # every refresh re-reads the live hours
     for metric, window in COMBOS:
         started = time.perf_counter()
         ranking = await store.refresh(metric, WINDOWS[window])

@@ -9,7 +9,6 @@ import logging
 import secrets
 from collections.abc import AsyncIterator
 
-import aiosqlite
 from aiohttp import web
 
 from . import appkeys as K
@@ -36,7 +35,7 @@ from .domain.related_service import RelatedService
 from .domain.reports import Reports
 from .domain.trending_cache import TrendingStore
 from .metrics import Metrics
-from .storage import schema
+from .storage.durable_open import open_durable
 from .storage.embedded import EmbeddedRedis
 from .storage.migrations import run_migrations
 from .storage.ops_store import OpsStore
@@ -46,9 +45,7 @@ from .storage.redis_counters import RedisCounters
 from .storage.redis_index import RedisIndex
 from .storage.related_index import RelatedIndex
 from .storage.salts import DailySalt
-from .storage.sqlite_counters import SqliteCounters
-from .storage.sqlite_reports import SqliteReports
-from .storage.sqlite_store import SqliteStore
+from .storage.sqlite_durable import SqliteDurable
 from .storage.trending_store import HotReader
 from .tasks import stop_task
 
@@ -94,27 +91,17 @@ async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
             await embedded.stop()
 
 
-async def sqlite_ctx(app: web.Application) -> AsyncIterator[None]:
-    settings = app[K.SETTINGS]
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    db = await schema.connect(str(settings.sqlite_path), settings.sqlite_busy_timeout_ms)
-    app[K.DB] = db
-    app[K.STORE] = SqliteStore(db)
+async def durable_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The durable store: PostgreSQL when DATABASE_URL is set, else the SQLite file in DATA_DIR."""
+    durable = await open_durable(app[K.SETTINGS])
+    app[K.DURABLE] = durable
+    app[K.STORE] = durable.store
+    if isinstance(durable, SqliteDurable):
+        app[K.DB] = durable.db
     try:
         yield
     finally:
-        await db.close()
-
-
-async def probe_ctx(app: web.Application) -> AsyncIterator[None]:
-    """The readiness probe's own SQLite connection (see K.PROBE)."""
-    settings = app[K.SETTINGS]
-    db = await aiosqlite.connect(str(settings.sqlite_path), timeout=settings.readyz_timeout_s)
-    app[K.PROBE] = db
-    try:
-        yield
-    finally:
-        await db.close()
+        await durable.close()
 
 
 async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -136,7 +123,7 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
         ),
         on_event=app[K.METRICS].event,
     )
-    app[K.REPORTS] = Reports(redis, SqliteReports(app[K.DB]))
+    app[K.REPORTS] = Reports(redis, app[K.DURABLE].reports)
     rebuilt = await catalog.rebuild()
     if rebuilt:
         log.info("rebuilt the redis index of %d articles from SQLite", rebuilt)
@@ -180,7 +167,7 @@ async def flusher_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[K.SETTINGS]
     flusher = Flusher(
         RedisBatches(app[K.REDIS]),
-        SqliteCounters(app[K.DB], app.get(K.FLUSH_HOOK) or _no_hook),
+        app[K.DURABLE].counters(app.get(K.FLUSH_HOOK) or _no_hook),
         app[K.CATALOG],
         settings.hourly_retention_days,
         settings.ledger_retention_days,
@@ -203,7 +190,7 @@ async def _no_hook(step: str) -> None:
 async def trending_ctx(app: web.Application) -> AsyncIterator[None]:
     """The trending rankings; unpublishing an article drops the cached ones at once."""
     store = TrendingStore(
-        HotReader(app[K.REDIS], app[K.DB]),
+        HotReader(app[K.REDIS], app[K.DURABLE].aggregates),
         clock=app.get(K.TRENDING_CLOCK, utcnow),
         ttl_s=app[K.SETTINGS].trending_cache_s,
         size=trending_api.MAX_LIMIT,
@@ -227,7 +214,7 @@ async def ops_ctx(app: web.Application) -> AsyncIterator[None]:
     app[K.OPS] = OpsView(
         app[K.TRENDING],
         app[K.FLUSHER],
-        OpsStore(app[K.REDIS], app[K.DB]),
+        OpsStore(app[K.REDIS], app[K.DURABLE].aggregates),
         app[K.METRICS],
         OpsConfig(settings.flush_interval_s, settings.ops_refresh_s),
         clock=app[K.TRENDING].clock,
@@ -267,13 +254,12 @@ def create_app(
     app.cleanup_ctx.extend([
         deadlines_ctx,  # the request watchdog
         redis_ctx,  # the client and the lean link (and the embedded server without REDIS_URL)
-        sqlite_ctx,  # the one connection, and the store on it
+        durable_ctx,  # SQLite in DATA_DIR or PostgreSQL (DATABASE_URL): catalog, counters, ledger, reports
         domain_ctx,  # catalog, engagement, reports; the Redis index rebuilt if Redis lost it
         migrations_ctx,  # older Redis layouts, while serving
         related_ctx,  # the related lists and their builder
         *([demo_ctx] if demo else []),  # the demo catalog, once the catalog and its listeners are there
         flusher_ctx,  # its final flush runs after every later context has stopped
-        probe_ctx,  # readiness's own SQLite connection
         trending_ctx,  # uses the catalog's listeners
         ops_ctx,  # uses the trending rankings and the flusher
         assets_ctx,  # the widget script

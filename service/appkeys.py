@@ -21,9 +21,9 @@ from .domain.related_service import RelatedService
 from .domain.reports import Reports
 from .domain.trending_cache import TrendingStore
 from .metrics import Metrics
+from .storage.durable import ArticleStore, Durable
 from .storage.embedded import EmbeddedRedis
 from .storage.redis_link import RedisLink
-from .storage.sqlite_store import SqliteStore
 
 if TYPE_CHECKING:  # the edge's objects: their own modules read these keys, so a runtime import would be a cycle
     from .api.deadline import Deadlines
@@ -44,11 +44,9 @@ ROUTES: web.AppKey[Routes] = web.AppKey("routes")
 EMBEDDED = web.AppKey("embedded_redis", EmbeddedRedis)  # only without REDIS_URL
 REDIS = web.AppKey("redis", aioredis.Redis)
 REDIS_LINK = web.AppKey("redis_link", RedisLink)  # absent for TLS URLs
-DB = web.AppKey("db", aiosqlite.Connection)
-# Readiness reads SQLite on a connection of its own: the app's connection serves its calls one at a
-# time, so a probe on it would wait behind a long write (a bulk import, a flush on a locked file).
-PROBE = web.AppKey("sqlite_probe", aiosqlite.Connection)
-STORE = web.AppKey("store", SqliteStore)
+DURABLE: web.AppKey[Durable] = web.AppKey("durable")  # SQLite or PostgreSQL (DATABASE_URL)
+DB = web.AppKey("db", aiosqlite.Connection)  # the SQLite store's connection; absent with PostgreSQL
+STORE: web.AppKey[ArticleStore] = web.AppKey("store")
 ASSETS: web.AppKey[Assets] = web.AppKey("widget_assets")
 
 # domain services

@@ -27,6 +27,8 @@ class Settings(BaseSettings):
 
     redis_url: str | None = None
     data_dir: Path = Path("./data")
+    # postgresql://user:password@host/db: the shared durable store for several hosts; unset, SQLite in data_dir
+    database_url: SecretStr | None = None
     admin_token: SecretStr | None = None
     public_base_url: str = "http://127.0.0.1:8080"
     allowed_hosts: Annotated[list[str], NoDecode] = ["t4k3.news", "localhost", "127.0.0.1"]
@@ -54,6 +56,9 @@ class Settings(BaseSettings):
     hourly_retention_days: int = Field(90, ge=2)
     ledger_retention_days: int = Field(30, ge=1)
     shutdown_timeout_s: float = Field(15.0, gt=0)
+    database_timeout_s: float = Field(5.0, gt=0)  # each PostgreSQL call of a request; past it: 503
+    database_flush_timeout_s: float = Field(60.0, gt=0)  # each flush transaction and migration at start
+    database_pool_size: int = Field(10, ge=1)  # PostgreSQL connections per process at most
 
     # trending and the ops dashboard
     trending_cache_s: float = Field(5.0, ge=0)  # a ranking is recomputed at most this often
@@ -135,6 +140,15 @@ class Settings(BaseSettings):
             return None
         if not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("REDIS_URL must start with redis://, rediss:// or unix://")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        if not value.get_secret_value().startswith(("postgresql://", "postgres://")):
+            raise ValueError("DATABASE_URL must start with postgresql:// or postgres://")
         return value
 
     @property

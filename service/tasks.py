@@ -10,8 +10,12 @@ from collections.abc import Callable
 
 from redis.exceptions import RedisError
 
-# What an outage of a storage looks like (the loop is fine; Redis or SQLite is away): one line, no traceback.
-OUTAGES: tuple[type[BaseException], ...] = (RedisError, OSError, TimeoutError, sqlite3.OperationalError)
+from .outages import StorageUnavailable
+
+# What an outage of a storage looks like (the loop is fine; Redis or the database is away): one line, no traceback.
+OUTAGES: tuple[type[BaseException], ...] = (
+    RedisError, OSError, TimeoutError, sqlite3.OperationalError, StorageUnavailable,
+)
 
 
 async def stop_task(task: asyncio.Task[None], poll_s: float = 0.2) -> None:

@@ -17,6 +17,7 @@ from aiohttp.test_utils import TestClient
 from service.app import create_app
 from service.config import Settings
 from service.storage.embedded import find_redis_server
+from tests.pg import PostgresServer, create_database
 
 ADMIN = "test-admin-token"
 AUTH = {"Authorization": f"Bearer {ADMIN}"}
@@ -63,6 +64,23 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     yield f"unix://{directory / 'redis.sock'}"
     proc.terminate()
     proc.wait(10)
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PostgresServer]:
+    """A private PostgreSQL for the session (fails, never skips, without Debian's binaries)."""
+    server = PostgresServer()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+async def pg_url(pg_server: PostgresServer) -> str:
+    """A fresh database of the private PostgreSQL, for one test."""
+    return await create_database(pg_server)
 
 
 @pytest.fixture

@@ -5,10 +5,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable
 
-import aiosqlite
 from aiohttp import hdrs, web
 
-from ..appkeys import PROBE, REDIS, SETTINGS
+from ..appkeys import DURABLE, REDIS, SETTINGS
 from .edge import routes
 from .errors import RETRY_AFTER_S
 
@@ -26,18 +25,12 @@ async def _check(probe: Awaitable[object], seconds: float) -> str:
         return type(exc).__name__
 
 
-async def _sqlite_reads(db: aiosqlite.Connection) -> None:
-    async with db.execute("SELECT 1 FROM sqlite_master LIMIT 1") as cur:
-        await cur.fetchone()
-
-
 async def readyz(request: web.Request) -> web.Response:
     app = request.app
     seconds = app[SETTINGS].readyz_timeout_s
-    redis, sqlite = await asyncio.gather(
-        _check(app[REDIS].ping(), seconds), _check(_sqlite_reads(app[PROBE]), seconds)
-    )
-    checks = {"redis": redis, "sqlite": sqlite}
+    durable = app[DURABLE]  # the database this process uses: "sqlite" or "postgres"
+    redis, database = await asyncio.gather(_check(app[REDIS].ping(), seconds), _check(durable.ping(), seconds))
+    checks = {"redis": redis, durable.kind: database}
     ready = all(v == "ok" for v in checks.values())
     body = {"status": "ready" if ready else "not_ready", "checks": checks}
     response = web.json_response(body, status=200 if ready else 503)

@@ -10,8 +10,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from ..storage.durable import ArticleStore
 from ..storage.redis_index import RedisIndex
-from ..storage.sqlite_store import SqliteStore
 from .articles import Article, ArticleIn, article_from_input, valid_article_id
 from .clock import Clock, utcnow
 from .codes import new_code
@@ -37,7 +37,7 @@ class Catalog:
 
     def __init__(
         self,
-        store: SqliteStore,
+        store: ArticleStore,
         index: RedisIndex,
         host_allowed: Callable[[str], bool],
         clock: Clock = utcnow,

@@ -15,8 +15,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 
 from ..storage import keys
+from ..storage.durable import CounterWriter
+from ..storage.flush_rows import ApplyItem, parse_batch
 from ..storage.redis_batches import RedisBatches
-from ..storage.sqlite_counters import ApplyItem, SqliteCounters, parse_batch
 from ..tasks import OutageLog
 from .catalog import Catalog
 
@@ -58,7 +59,7 @@ class Flusher:
     def __init__(
         self,
         batches: RedisBatches,
-        counters: SqliteCounters,
+        counters: CounterWriter,
         catalog: Catalog,
         hourly_retention_days: int = 90,
         ledger_retention_days: int = 30,

@@ -18,9 +18,9 @@ import numpy as np
 
 from ..config import Settings
 from ..storage import keys
+from ..storage.durable import ArticleStore
 from ..storage.related_index import RelatedIndex
 from ..storage.related_records import Build, Candidate, Change
-from ..storage.sqlite_store import SqliteStore
 from ..tasks import OutageLog
 from .articles import Article, tag_key, tag_keys
 from .related import Doc, Idf, Query, Rules, best, nearest, nearest_span, query_terms, select_terms
@@ -315,7 +315,7 @@ class RelatedIndexer:
                 self._known = None
             return len(queued)
 
-    async def rebuild_if_empty(self, store: SqliteStore, batch: int = 1000) -> int:
+    async def rebuild_if_empty(self, store: ArticleStore, batch: int = 1000) -> int:
         """Index the whole catalog from SQLite when Redis lost the related index; lists are queued."""
         if await self.index.ready():
             return 0
@@ -330,7 +330,7 @@ class RelatedIndexer:
             log.info("related index rebuilt from SQLite: %d articles indexed, lists queued", count)
         return count
 
-    async def run(self, store: SqliteStore, idle_s: float = 1.0) -> None:
+    async def run(self, store: ArticleStore, idle_s: float = 1.0) -> None:
         """Owned background task: rebuild a lost index, drain queued builds, refresh frequencies."""
         loop = asyncio.get_running_loop()
         refresh_at = loop.time() + self.config.stats_refresh_s

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, model_validator
 
 from ..moments import Moment, from_epoch, rfc3339
 from ..storage import keys
-from ..storage.sqlite_reports import SqliteReports
+from ..storage.durable import ReportReader
 from .clock import Clock, epoch_hour, utcnow
 from .errors import InvalidInput
 
@@ -41,7 +41,7 @@ class SeriesQuery(BaseModel):
 class Reports:
     """Merges exact recent hours from Redis with the durable buckets in SQLite."""
 
-    def __init__(self, redis: aioredis.Redis, reports: SqliteReports, clock: Clock = utcnow) -> None:
+    def __init__(self, redis: aioredis.Redis, reports: ReportReader, clock: Clock = utcnow) -> None:
         self.redis = redis
         self.sql = reports
         self.clock = clock

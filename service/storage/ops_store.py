@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import aiosqlite
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
+
+from .durable import AggregateReader
 
 MEMORY_FIELDS = ("used_memory", "used_memory_human", "used_memory_peak_human", "maxmemory", "maxmemory_policy")
 
@@ -14,9 +15,9 @@ MEMORY_FIELDS = ("used_memory", "used_memory_human", "used_memory_peak_human", "
 class OpsStore:
     """Small aggregate reads; nothing here is on a hot path."""
 
-    def __init__(self, redis: aioredis.Redis, db: aiosqlite.Connection) -> None:
+    def __init__(self, redis: aioredis.Redis, aggregates: AggregateReader) -> None:
         self.redis = redis
-        self.db = db
+        self.aggregates = aggregates
 
     async def redis_memory(self) -> dict[str, Any]:
         """Memory use, eviction policy and evicted keys (an `error` entry when INFO is refused)."""
@@ -31,15 +32,7 @@ class OpsStore:
 
     async def by_network(self, since_hour: int) -> dict[str, dict[str, int]]:
         """Flushed shares and clicks per network from `since_hour` on."""
-        out: dict[str, dict[str, int]] = {"share": {}, "click": {}}
-        sql = (
-            "SELECT metric, network, SUM(n) FROM counter_hourly "
-            "WHERE hour >= ? AND metric IN ('share', 'click') GROUP BY metric, network"
-        )
-        async with self.db.execute(sql, (since_hour,)) as cur:
-            async for metric, network, n in cur:
-                out[str(metric)][str(network)] = int(n)
-        return out
+        return await self.aggregates.by_network(since_hour)
 
 
 def _plain(value: Any) -> Any:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import aiosqlite
@@ -70,3 +70,37 @@ class SqliteReports:
         async with self.db.execute(sql, params) as cur:
             async for row in cur:
                 yield tuple(row)
+
+
+class SqliteAggregates:
+    """Small reads over all articles: flushed hours for trending, shares and clicks by network for ops."""
+
+    def __init__(self, db: aiosqlite.Connection) -> None:
+        self.db = db
+
+    async def hour_counts(self, metric: str, hours: Sequence[int]) -> dict[int, dict[str, int]]:
+        """Counts per article of each hour (flushed events only)."""
+        out: dict[int, dict[str, int]] = {h: {} for h in hours}
+        if not hours:
+            return out
+        marks = ",".join("?" * len(hours))
+        sql = (
+            "SELECT hour, article_id, SUM(n) FROM counter_hourly "
+            f"WHERE metric = ? AND hour IN ({marks}) GROUP BY hour, article_id"
+        )
+        async with self.db.execute(sql, (metric, *hours)) as cur:
+            async for hour, article_id, n in cur:
+                out[int(hour)][str(article_id)] = int(n)
+        return out
+
+    async def by_network(self, since_hour: int) -> dict[str, dict[str, int]]:
+        """Flushed shares and clicks per network from `since_hour` on."""
+        out: dict[str, dict[str, int]] = {"share": {}, "click": {}}
+        sql = (
+            "SELECT metric, network, SUM(n) FROM counter_hourly "
+            "WHERE hour >= ? AND metric IN ('share', 'click') GROUP BY metric, network"
+        )
+        async with self.db.execute(sql, (since_hour,)) as cur:
+            async for metric, network, n in cur:
+                out[str(metric)][str(network)] = int(n)
+        return out

@@ -9,10 +9,10 @@ import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
-import aiosqlite
 import redis.asyncio as aioredis
 
 from . import keys
+from .durable import AggregateReader
 
 HourCounts = dict[int, dict[str, int]]
 SHARDS = keys.SHARDS  # a union is done per shard: one slot per call
@@ -25,9 +25,9 @@ def _s(value: bytes | str) -> str:
 class HotReader:
     """Raw reads of the hourly buckets; the caller gives hours and weights."""
 
-    def __init__(self, redis: aioredis.Redis, db: aiosqlite.Connection) -> None:
+    def __init__(self, redis: aioredis.Redis, aggregates: AggregateReader) -> None:
         self.redis = redis
-        self.db = db
+        self.aggregates = aggregates
         # raw replies: redis-py's per-pair score callbacks cost more than the command itself here
         self._command: Callable[..., Awaitable[Any]] = redis.execute_command
 
@@ -67,19 +67,8 @@ class HotReader:
         return [h for i, h in enumerate(hours) if not any(found[i * keys.SHARDS : (i + 1) * keys.SHARDS])]
 
     async def flushed(self, metric: str, hours: Sequence[int]) -> HourCounts:
-        """Counts per article of each hour from SQLite (flushed events only)."""
-        out: HourCounts = {h: {} for h in hours}
-        if not hours:
-            return out
-        marks = ",".join("?" * len(hours))
-        sql = (
-            "SELECT hour, article_id, SUM(n) FROM counter_hourly "
-            f"WHERE metric = ? AND hour IN ({marks}) GROUP BY hour, article_id"
-        )
-        async with self.db.execute(sql, (metric, *hours)) as cur:
-            async for hour, article_id, n in cur:
-                out[int(hour)][str(article_id)] = int(n)
-        return out
+        """Counts per article of each hour from the durable store (flushed events only)."""
+        return await self.aggregates.hour_counts(metric, hours)
 
     async def published(self, article_ids: Sequence[str]) -> dict[str, tuple[str, str]]:
         """(title, url) of the ids whose article is published."""

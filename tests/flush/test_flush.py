@@ -15,7 +15,7 @@ from service.app import create_app
 from service.config import Settings
 from service.storage import keys
 from tests.conftest import put_article
-from tests.flush.helpers import expected_key, hourly_sums, ledger_size, send, sqlite_totals
+from tests.flush.helpers import durable_rows, durable_totals, expected_key, hourly_sums, ledger_ids, send
 
 
 class Boom(RuntimeError):
@@ -44,12 +44,13 @@ async def test_flush_moves_everything_once(client: Any) -> None:
     flusher = client.app[K.FLUSHER]
     report = await flusher.flush_once()
     assert report.events == sum(expected.values())
-    path = client.app[K.SETTINGS].sqlite_path
-    assert sqlite_totals(path) == expected
-    assert hourly_sums(path) == expected
+    settings = client.app[K.SETTINGS]
+    assert await durable_totals(settings) == expected
+    assert settings.sqlite_path.exists() == (settings.database_url is None)  # the store the run is about
+    assert await hourly_sums(settings) == expected
     again = await flusher.flush_once()
     assert again.events == 0 and again.batches == 0
-    assert sqlite_totals(path) == expected
+    assert await durable_totals(settings) == expected
     stats = await (await client.get("/v1/articles/a1/stats")).json()
     assert stats["views"] == expected[("a1", "view", "")]
 
@@ -74,9 +75,8 @@ async def test_crash_at_each_step_loses_nothing_and_counts_once(
     more = await _traffic(client, ["a1"], 6, start=100)
     report = await client.app[K.FLUSHER].flush_once()
     assert report.skipped == (1 if step == "after_commit" else 0)
-    path = settings.sqlite_path
-    assert sqlite_totals(path) == expected + more
-    assert hourly_sums(path) == expected + more
+    assert await durable_totals(settings) == expected + more
+    assert await hourly_sums(settings) == expected + more
     assert await client.app[K.FLUSHER].batches.pending_count() == (0, 0)
 
 
@@ -90,11 +90,12 @@ async def test_two_flushers_at_once_count_once(settings: Settings, aiohttp_clien
         expected = await _traffic(one, ["a1"], 40)
         reports = await asyncio.gather(*(c.app[K.FLUSHER].flush_once() for c in (one, two, one, two)))
         assert sum(r.events for r in reports) == sum(expected.values())
-        assert sqlite_totals(settings.sqlite_path) == expected
+        assert await durable_totals(settings) == expected
     finally:
         await two.close()
 
 
+@pytest.mark.parametrize("durable", ["sqlite"], indirect=True)  # PostgreSQL's: test_pg_faults.py
 async def test_sqlite_locked_longer_than_busy_timeout(settings: Settings, aiohttp_client: Any) -> None:
     fast = settings.model_copy(update={"sqlite_busy_timeout_ms": 50})
     client = await aiohttp_client(create_app(fast, flusher=False))
@@ -112,8 +113,8 @@ async def test_sqlite_locked_longer_than_busy_timeout(settings: Settings, aiohtt
         blocker.close()
     report = await client.app[K.FLUSHER].flush_once()
     assert report.events == sum(expected.values())
-    assert sqlite_totals(fast.sqlite_path) == expected
-    assert ledger_size(fast.sqlite_path) == 1
+    assert await durable_totals(fast) == expected
+    assert len(await ledger_ids(fast)) == 1
 
 
 async def test_redis_loses_its_data(client: Any, redis_sync: Any) -> None:
@@ -130,7 +131,7 @@ async def test_redis_loses_its_data(client: Any, redis_sync: Any) -> None:
     assert client.app[K.FLUSHER].state.redis_resets == 1
     after = await _traffic(client, ["a1"], 9, start=200)
     await client.app[K.FLUSHER].flush_once()
-    assert sqlite_totals(client.app[K.SETTINGS].sqlite_path) == before + after
+    assert await durable_totals(client.app[K.SETTINGS]) == before + after
     stats = await (await client.get("/v1/articles/a1/stats")).json()
     assert stats["views"] == (before + after)[("a1", "view", "")]
     assert sum(lost.values()) > 0  # these were never flushed: the documented loss
@@ -145,8 +146,7 @@ async def test_unique_visitor_snapshots_are_absolute(client: Any) -> None:
     flusher = client.app[K.FLUSHER]
     await flusher.flush_once()
     await flusher.flush_once()
-    with sqlite3.connect(client.app[K.SETTINGS].sqlite_path) as db:
-        rows = db.execute("SELECT n FROM unique_daily WHERE article_id = 'a1'").fetchall()
+    rows = await durable_rows(client.app[K.SETTINGS], "SELECT n FROM unique_daily WHERE article_id = 'a1'")
     assert rows == [(2,)]
     stats = await (await client.get("/v1/articles/a1/stats")).json()
     assert stats["unique_visitors"] == 2 and stats["views"] == 3

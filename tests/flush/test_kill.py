@@ -16,17 +16,14 @@ import aiohttp
 from service import appkeys as K
 from service.config import Settings
 from tests.conftest import put_article
-from tests.flush.helpers import expected_key, send, sqlite_totals
+from tests.flush.helpers import durable_totals, expected_key, send, service_env
 
 KILLS = 40
 
 
 def _env(settings: Settings) -> dict[str, str]:
     env = dict(os.environ)
-    env.update(
-        REDIS_URL=str(settings.redis_url), DATA_DIR=str(settings.data_dir), ADMIN_TOKEN="x",
-        LOG_FORMAT="text", LOG_LEVEL="WARNING",
-    )
+    env.update(service_env(settings), ADMIN_TOKEN="x", LOG_FORMAT="text", LOG_LEVEL="WARNING")
     return env
 
 
@@ -70,6 +67,7 @@ async def _start_flusher(settings: Settings, port: int, cli: bool) -> asyncio.su
     else:
         env["FLUSH_INTERVAL_S"] = "0.01"
         args = ["-m", "service", "serve", "--port", str(port)]
+    settings.data_dir.mkdir(parents=True, exist_ok=True)  # PostgreSQL runs leave it to the test
     log = open(settings.data_dir / "flusher.log", "ab")  # noqa: SIM115 - closed with the process
     proc = await asyncio.create_subprocess_exec(sys.executable, *args, env=env, stdout=log, stderr=log)
     log.close()
@@ -118,9 +116,10 @@ async def test_kill_9_flushers_under_ingest(client: Any, settings: Settings) -> 
         stop.set()
         await asyncio.gather(*workers)
     report = await client.app[K.FLUSHER].flush_once()  # quiesced: one clean flush
-    durable = sqlite_totals(settings.sqlite_path)
+    durable = await durable_totals(settings)
+    store = "SQLite" if settings.database_url is None else "PostgreSQL"
     print(f"\nkill -9 flushers: {dict(outcomes)}; events with 2xx: {sum(sent.values())}; "
-          f"in SQLite: {sum(durable.values())}; final flush moved {report.events} events, "
+          f"in {store}: {sum(durable.values())}; final flush moved {report.events} events, "
           f"skipped {report.skipped} batch(es) already applied")
     assert outcomes["killed"] >= 30
     assert outcomes["killed mid-flush (batch left pending)"] >= 1

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ from service import appkeys as K
 from service.config import Settings
 from service.storage import keys
 from tests.conftest import BROWSER_UA, put_article
+from tests.flush.helpers import durable_rows, durable_totals, service_env
 
 
 async def test_old_hours_roll_up_into_days(client: Any, redis_sync: redis.Redis) -> None:
@@ -26,11 +26,10 @@ async def test_old_hours_roll_up_into_days(client: Any, redis_sync: redis.Redis)
         redis_sync.hincrby(keys.delta(shard), f"a1\tview\t\t{old_day * 24 + hour_offset}", n)
     flusher = client.app[K.FLUSHER]
     await flusher.flush_once()  # its maintenance rolls up hours older than HOURLY_RETENTION_DAYS (90)
-    path = client.app[K.SETTINGS].sqlite_path
-    with sqlite3.connect(path) as db:
-        daily = db.execute("SELECT day, n FROM counter_daily WHERE article_id='a1' ORDER BY day").fetchall()
-        hourly = db.execute("SELECT COUNT(*) FROM counter_hourly WHERE article_id='a1'").fetchone()[0]
-        total = db.execute("SELECT n FROM counter_totals WHERE article_id='a1' AND metric='view'").fetchone()[0]
+    settings = client.app[K.SETTINGS]
+    daily = await durable_rows(settings, "SELECT day, n FROM counter_daily WHERE article_id='a1' ORDER BY day")
+    ((hourly,),) = await durable_rows(settings, "SELECT COUNT(*) FROM counter_hourly WHERE article_id='a1'")
+    total = (await durable_totals(settings))[("a1", "view", "")]
     assert daily == [(old_day, 5), (old_day + 1, 4)]
     assert hourly == 0 and total == 9
     start = time.strftime("%Y-%m-%dT00:00:00Z", time.gmtime(old_day * 86400))
@@ -54,8 +53,7 @@ async def test_flush_cli_prints_what_it_moved(client: Any, settings: Settings) -
         resp = await client.post("/v1/articles/a1/views", json={"event_id": f"cli-{i:06d}"},
                                  headers={"User-Agent": BROWSER_UA})
         assert resp.status == 202
-    env = dict(os.environ, REDIS_URL=str(settings.redis_url), DATA_DIR=str(settings.data_dir), ADMIN_TOKEN="x",
-               LOG_LEVEL="WARNING")
+    env = dict(os.environ, **service_env(settings), ADMIN_TOKEN="x", LOG_LEVEL="WARNING")
     done = subprocess.run([sys.executable, "-m", "service", "flush"], env=env, capture_output=True, text=True,
                           timeout=60, check=False)
     assert done.returncode == 0, done.stderr

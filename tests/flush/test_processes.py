@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import sqlite3
 import sys
 import time
 from pathlib import Path
@@ -19,6 +18,7 @@ from service.app import create_app
 from service.config import Settings
 from service.storage import keys
 from tests.conftest import ADMIN, BROWSER_UA, RAW_COUNTING_ENV, article_body, put_article, start_redis_server
+from tests.flush.helpers import durable_totals, service_env
 from tests.flush.test_kill import _free_port, _wait_healthy
 
 
@@ -56,9 +56,8 @@ async def test_redis_kill_9_and_restart_from_aof(settings: Settings, tmp_path: P
 
 async def test_sigterm_under_load_finishes_requests_and_flushes(settings: Settings) -> None:
     port = _free_port()
-    env = dict(os.environ, REDIS_URL=str(settings.redis_url), DATA_DIR=str(settings.data_dir), ADMIN_TOKEN=ADMIN,
-               FLUSH_INTERVAL_S="3600", SHUTDOWN_TIMEOUT_S="10", LOG_FORMAT="text", LOG_LEVEL="WARNING",
-               **RAW_COUNTING_ENV)
+    env = dict(os.environ, **service_env(settings), ADMIN_TOKEN=ADMIN, FLUSH_INTERVAL_S="3600",
+               SHUTDOWN_TIMEOUT_S="10", LOG_FORMAT="text", LOG_LEVEL="WARNING", **RAW_COUNTING_ENV)
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "service", "serve", "--port", str(port), env=env,
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
@@ -97,12 +96,10 @@ async def test_sigterm_under_load_finishes_requests_and_flushes(settings: Settin
         took = time.monotonic() - sent_at
         stop.set()
         await asyncio.gather(*workers)
-    with sqlite3.connect(settings.sqlite_path) as db:
-        row = db.execute("SELECT n FROM counter_totals WHERE article_id='a1' AND metric='view'").fetchone()
-    durable = int(row[0]) if row else 0
+    durable = (await durable_totals(settings))[("a1", "view", "")]
     r = redis.Redis.from_url(str(settings.redis_url))
     pending = sum(r.scard(keys.pending(s)) + r.hlen(keys.delta(s)) for s in range(keys.SHARDS))
-    print(f"\nSIGTERM under load: exit {code} in {took:.2f}s; {ok} views answered 202, {durable} in SQLite, "
+    print(f"\nSIGTERM under load: exit {code} in {took:.2f}s; {ok} views answered 202, {durable} in the durable store, "
           f"{errors} requests refused or cut while stopping, {pending} deltas left pending")
     assert code == 0
     assert took < 10 + 5

@@ -21,7 +21,8 @@ from service.app import create_app
 from service.config import Settings
 from service.storage import keys
 from tests.conftest import AUTH, BROWSER_UA, RAW_COUNTING, article_body
-from tests.flush.helpers import sqlite_totals
+from tests.flush.helpers import durable_totals, ledger_ids
+from tests.pg import PostgresServer, create_database
 
 ARTICLE = "h1"
 PERSON = {"User-Agent": BROWSER_UA}
@@ -36,6 +37,7 @@ class FlushMachine(RuleBasedStateMachine):
     """Model: `visible` is what the stats API must show; SQLite plus unapplied Redis deltas must equal it."""
 
     redis_url: str = ""
+    pg: PostgresServer | None = None  # the durable store: SQLite in the example's dir, or a fresh database here
 
     def __init__(self) -> None:
         super().__init__()
@@ -44,8 +46,9 @@ class FlushMachine(RuleBasedStateMachine):
         self.redis = redis.Redis.from_url(self.redis_url)
         self.redis.flushall()
         self.crash_at: str | None = None
+        database_url = self.run(create_database(self.pg)) if self.pg is not None else None
         self.settings = Settings(redis_url=self.redis_url, data_dir=self.dir, admin_token=AUTH["Authorization"][7:],
-                                 public_base_url="https://eng.test", **RAW_COUNTING)
+                                 public_base_url="https://eng.test", database_url=database_url, **RAW_COUNTING)
         self.client = self.run(self._make_client())
         self.visible: Counter[tuple[str, str, str]] = Counter()
         self.seq = 0
@@ -108,7 +111,7 @@ class FlushMachine(RuleBasedStateMachine):
     @rule()
     def flush(self) -> None:
         self.run(self.client.app[K.FLUSHER].flush_once())
-        assert sqlite_totals(self.settings.sqlite_path) == self.visible
+        assert self.run(durable_totals(self.settings)) == self.visible
 
     @rule(step=st.sampled_from(STEPS))
     def crash_between_steps(self, step: str) -> None:
@@ -121,7 +124,7 @@ class FlushMachine(RuleBasedStateMachine):
     def redis_loss(self) -> None:
         self.redis.flushall()
         self.seq_at_loss = self.seq
-        self.visible = sqlite_totals(self.settings.sqlite_path)  # unflushed deltas are gone, as documented
+        self.visible = self.run(durable_totals(self.settings))  # unflushed deltas are gone, as documented
 
     @invariant()
     def stats_are_exact(self) -> None:
@@ -137,15 +140,12 @@ class FlushMachine(RuleBasedStateMachine):
     def durable_plus_unapplied_is_visible(self) -> None:
         if not self.code:
             return
-        durable = sqlite_totals(self.settings.sqlite_path)
+        durable = self.run(durable_totals(self.settings))
         assert durable + self._unapplied() == self.visible
 
     def _unapplied(self) -> Counter[tuple[str, str, str]]:
-        """Live deltas plus sealed batches not in the SQLite ledger."""
-        import sqlite3
-
-        with sqlite3.connect(self.settings.sqlite_path) as db:
-            ledger = {r[0] for r in db.execute("SELECT batch_id FROM applied_batches")}
+        """Live deltas plus sealed batches not in the durable ledger."""
+        ledger = self.run(ledger_ids(self.settings))
         shard = keys.shard_of(ARTICLE)
         hashes = [keys.delta(shard)] + [
             keys.batch(shard, b.decode()) for b in self.redis.smembers(keys.pending(shard)) if b.decode() not in ledger
@@ -165,8 +165,9 @@ class FlushMachine(RuleBasedStateMachine):
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def test_flush_state_machine(redis_url: str) -> None:
+def test_flush_state_machine(redis_url: str, durable: PostgresServer | None) -> None:
     FlushMachine.redis_url = redis_url
+    FlushMachine.pg = durable
     runner = FlushMachine.TestCase
     runner.settings = settings(
         max_examples=30, stateful_step_count=25, deadline=None, suppress_health_check=list(HealthCheck)

@@ -109,3 +109,13 @@ def test_every_related_ranking_rule_is_a_setting() -> None:
     rules = RelatedConfig.from_settings(Settings(related_tag_weight=0.7, related_max_terms=9)).rules
     assert (rules.tag_weight, rules.max_terms) == (0.7, 9)
     assert all(f"related_{f.name}" in Settings.model_fields for f in fields(Rules))
+
+
+def test_database_url_selects_postgres_and_is_secret() -> None:
+    assert Settings(database_url="").database_url is None  # unset: the SQLite file in DATA_DIR
+    s = Settings(database_url="postgresql://svc:hunter2@db.internal/eng")
+    assert s.database_url is not None
+    assert s.database_url.get_secret_value() == "postgresql://svc:hunter2@db.internal/eng"
+    assert "hunter2" not in repr(s) and "hunter2" not in str(s.model_dump())
+    with pytest.raises(ValidationError, match="DATABASE_URL must start with postgresql://"):
+        Settings(database_url="mysql://db/eng")

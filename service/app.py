@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 
 from aiohttp import web
 
@@ -25,18 +25,21 @@ from .api.edge import ROUTES
 from .config import Settings
 from .domain.catalog import Catalog
 from .domain.engagement import Engagement, EventPolicy
-from .domain.flusher import Flusher, Hook
+from .domain.flusher import Flusher, Hook, MayRun
 from .domain.related_build import RelatedConfig
 from .domain.related_service import RelatedService
 from .domain.reports import Reports
+from .domain.worker_lease import WorkerLease
 from .metrics import Metrics
 from .storage import schema
 from .storage.embedded import EmbeddedRedis
+from .storage.lease import RedisLease
 from .storage.migrations import run_migrations
 from .storage.redis_batches import RedisBatches
 from .storage.redis_client import make_client, make_link, make_retry, warn_if_evicting
 from .storage.redis_counters import RedisCounters
 from .storage.redis_index import RedisIndex
+from .storage.related_claims import RelatedClaims, RelatedGeneration
 from .storage.related_index import RelatedIndex
 from .storage.salts import DailySalt
 from .storage.sqlite_counters import SqliteCounters
@@ -107,9 +110,10 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
         on_event=app[K.METRICS].event,
     )
     app[K.REPORTS] = Reports(redis, SqliteReports(app[K.DB]))
-    rebuilt = await catalog.rebuild()
-    if rebuilt:
-        log.info("rebuilt the redis index of %d articles from SQLite", rebuilt)
+    if settings.role != "api":  # an api replica serves; the worker rebuilds (its flusher checks each cycle)
+        rebuilt = await catalog.rebuild()
+        if rebuilt:
+            log.info("rebuilt the redis index of %d articles from SQLite", rebuilt)
     yield
     await counters.close()
 
@@ -122,20 +126,65 @@ async def migrations_ctx(app: web.Application) -> AsyncIterator[None]:
         await stop_task(task)
 
 
-async def related_ctx(app: web.Application) -> AsyncIterator[None]:
-    catalog = app[K.CATALOG]
-    related = RelatedService(
-        RelatedIndex(app[K.REDIS]), RelatedConfig.from_settings(app[K.SETTINGS]), reindex=catalog.reindex,
-        load_article=app[K.STORE].get_article,
-    )
-    await related.indexer.refresh_stats()
-    app[K.RELATED] = related
-    catalog.bulk_listeners.append(related.indexer.on_articles)
-    task = asyncio.create_task(related.indexer.run(app[K.STORE]))  # rebuilds a lost index, drains queued builds
+async def lease_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The worker lease: a `worker` takes part (renews or waits as a standby); other roles only read it.
+    Set up before the flusher and the builder, so it is released after their last work."""
+    settings = app[K.SETTINGS]
+    worker = settings.role == "worker"
+    lease = WorkerLease(RedisLease(app[K.REDIS]), settings.worker_lease_ttl_s, settings.worker_lease_renew_s,
+                        takes_part=worker)
+    app[K.LEASE] = lease
+    task = asyncio.create_task(lease.run()) if worker else None
     try:
         yield
     finally:
-        await stop_task(task)
+        if task is not None:
+            await stop_task(task)
+            await _bounded(lease.release(), settings.redis_request_timeout_s, "release the worker lease")
+
+
+async def _bounded(work: Awaitable[None], seconds: float, what: str) -> None:
+    try:
+        async with asyncio.timeout(seconds):
+            await work
+    except Exception as exc:  # shutting down: the lease expires by itself
+        log.warning("could not %s: %s", what, exc)
+
+
+def may_work(app: web.Application) -> MayRun | None:
+    """What background work checks before each cycle; None for an api replica, which does none."""
+    role = app[K.SETTINGS].role
+    if role == "api":
+        return None
+    return app[K.LEASE].check if role == "worker" else _always
+
+
+async def _always() -> bool:
+    return True
+
+
+async def related_ctx(app: web.Application) -> AsyncIterator[None]:
+    catalog, redis = app[K.CATALOG], app[K.REDIS]
+    claims = RelatedClaims(redis)
+    related = RelatedService(
+        RelatedIndex(redis), RelatedConfig.from_settings(app[K.SETTINGS]), reindex=catalog.reindex,
+        load_article=app[K.STORE].get_article, claims=claims, generation=RelatedGeneration(redis),
+    )
+    freshness = related.freshness
+    assert freshness is not None
+    await freshness.step()  # the generation seen and the statistics loaded
+    app[K.RELATED] = related
+    catalog.bulk_listeners.append(related.indexer.on_articles)
+    tasks = [asyncio.create_task(freshness.run())]  # other replicas' writes reach this one's caches
+    may_run = may_work(app)
+    if may_run is not None:  # rebuilds a lost index, drains queued builds
+        app[K.LEASE].on_acquired.append(claims.release_all)  # a dead holder's claims are ours now
+        tasks.append(asyncio.create_task(related.indexer.run(app[K.STORE], may_run)))
+    try:
+        yield
+    finally:
+        for task in tasks:
+            await stop_task(task)
 
 
 async def demo_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -157,13 +206,15 @@ async def flusher_ctx(app: web.Application) -> AsyncIterator[None]:
         hook=app.get(FLUSH_HOOK) or _no_hook,
     )
     app[K.FLUSHER] = flusher
-    task = asyncio.create_task(flusher.run(settings.flush_interval_s)) if app[RUN_FLUSHER] else None
+    may_run = may_work(app) if app[RUN_FLUSHER] else None
+    task = asyncio.create_task(flusher.run(settings.flush_interval_s, may_run)) if may_run is not None else None
     try:
         yield
     finally:
-        if task is not None:
+        if task is not None and may_run is not None:
             await stop_task(task)
-            await flusher.flush_logged()  # the final flush after SIGTERM
+            if await may_run():
+                await flusher.flush_logged()  # the final flush after SIGTERM
 
 
 async def _no_hook(step: str) -> None:
@@ -198,7 +249,7 @@ def create_app(
     app[RUN_FLUSHER] = flusher
     if flush_hook is not None:
         app[FLUSH_HOOK] = flush_hook
-    app.cleanup_ctx.extend([deadlines_ctx, redis_ctx, sqlite_ctx, domain_ctx, migrations_ctx, related_ctx])
+    app.cleanup_ctx.extend([deadlines_ctx, redis_ctx, sqlite_ctx, domain_ctx, migrations_ctx, lease_ctx, related_ctx])
     if demo:
         app.cleanup_ctx.append(demo_ctx)
     app.cleanup_ctx.append(flusher_ctx)

@@ -12,6 +12,7 @@ from .domain.engagement import Engagement
 from .domain.flusher import Flusher
 from .domain.related_service import RelatedService
 from .domain.reports import Reports
+from .domain.worker_lease import WorkerLease
 from .metrics import Metrics
 from .storage.redis_link import RedisLink
 from .storage.sqlite_store import SqliteStore
@@ -28,3 +29,4 @@ FLUSHER = web.AppKey("flusher", Flusher)
 METRICS = web.AppKey("metrics", Metrics)
 REPORTS = web.AppKey("reports", Reports)
 RELATED = web.AppKey("related", RelatedService)
+LEASE = web.AppKey("worker_lease", WorkerLease)  # every role: api replicas only read who holds it

@@ -22,10 +22,15 @@ from .catalog import Catalog
 
 log = logging.getLogger(__name__)
 Hook = Callable[[str], Awaitable[None]]
+MayRun = Callable[[], Awaitable[bool]]  # checked before each cycle of background work
 
 
 async def _noop(step: str) -> None:
     return None
+
+
+async def _always() -> bool:
+    return True
 
 
 @dataclass
@@ -143,11 +148,13 @@ class Flusher:
         await self.counters.roll_up(cutoff_hour)
         await self.counters.prune_ledger(int(now) - self.ledger_retention_days * 86400)
 
-    async def run(self, interval: float) -> None:
-        """Flush every `interval` seconds until cancelled; failures are logged and retried."""
+    async def run(self, interval: float, may_run: MayRun = _always) -> None:
+        """Flush every `interval` seconds until cancelled, each time only if `may_run()` (this process holds
+        the worker lease); failures are logged and retried."""
         while True:
             await asyncio.sleep(interval)
-            await self.flush_logged()
+            if await may_run():
+                await self.flush_logged()
 
     async def flush_logged(self) -> FlushReport | None:
         try:

@@ -33,6 +33,7 @@ from .domain.worker_lease import WorkerLease
 from .metrics import Metrics
 from .storage import schema
 from .storage.embedded import EmbeddedRedis
+from .storage.flush_status import FlushStatus
 from .storage.lease import RedisLease
 from .storage.migrations import run_migrations
 from .storage.redis_batches import RedisBatches
@@ -204,6 +205,8 @@ async def flusher_ctx(app: web.Application) -> AsyncIterator[None]:
         settings.hourly_retention_days,
         settings.ledger_retention_days,
         hook=app.get(FLUSH_HOOK) or _no_hook,
+        shared=FlushStatus(app[K.REDIS]),
+        holder_id=app[K.LEASE].holder_id,
     )
     app[K.FLUSHER] = flusher
     may_run = may_work(app) if app[RUN_FLUSHER] else None

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable
+from typing import Any
 
 import aiosqlite
 from aiohttp import hdrs, web
 
-from ..appkeys import REDIS, SETTINGS
+from ..appkeys import LEASE, REDIS, SETTINGS
 from .edge import routes
 from .errors import RETRY_AFTER_S
 
@@ -43,11 +44,22 @@ async def readyz(request: web.Request) -> web.Response:
     )
     checks = {"redis": redis, "sqlite": sqlite}
     ready = all(v == "ok" for v in checks.values())
-    body = {"status": "ready" if ready else "not_ready", "checks": checks}
+    body = {"status": "ready" if ready else "not_ready", "checks": checks, **await _worker(app, seconds)}
     response = web.json_response(body, status=200 if ready else 503)
     if not ready:
         response.headers[hdrs.RETRY_AFTER] = RETRY_AFTER_S
     return response
+
+
+async def _worker(app: web.Application, seconds: float) -> dict[str, Any]:
+    """This process's role and id, and who holds the worker lease (a standby worker is ready too)."""
+    lease = app[LEASE]
+    try:
+        async with asyncio.timeout(seconds):
+            status: dict[str, Any] = await lease.status()
+    except Exception as exc:
+        status = {"error": type(exc).__name__}
+    return {"role": app[SETTINGS].role, "process": lease.holder_id, "lease": status}
 
 
 async def probe_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -10,6 +10,7 @@ from aiohttp import web
 from .. import appkeys as K
 from ..domain.catalog import check_article_id
 from ..domain.ops import OpsConfig, OpsView
+from ..storage.flush_status import FlushStatus
 from ..storage.ops_store import OpsStore
 from .edge import routes
 from .parsing import require_admin
@@ -57,8 +58,10 @@ async def ops_ctx(app: web.Application) -> AsyncIterator[None]:
         app[K.FLUSHER],
         OpsStore(app[K.REDIS], app[K.DB]),
         app[K.METRICS],
-        OpsConfig(settings.flush_interval_s, settings.ops_refresh_s),
+        OpsConfig(settings.flush_interval_s, settings.ops_refresh_s, role=settings.role),
         clock=app[TRENDING].clock,
+        lease=app[K.LEASE],
+        shared=FlushStatus(app[K.REDIS]),
     )
     yield
 

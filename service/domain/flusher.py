@@ -15,9 +15,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 
 from ..storage import keys
+from ..storage.flush_status import FlushStatus
 from ..storage.redis_batches import RedisBatches
 from ..storage.sqlite_counters import ApplyItem, SqliteCounters, parse_batch
-from ..tasks import OutageLog
+from ..tasks import OUTAGES, OutageLog
 from .catalog import Catalog
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,8 @@ class Flusher:
         ledger_retention_days: int = 30,
         hook: Hook = _noop,
         new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+        shared: FlushStatus | None = None,
+        holder_id: str = "",
     ) -> None:
         self.batches = batches
         self.counters = counters
@@ -77,6 +80,8 @@ class Flusher:
         self.ledger_retention_days = ledger_retention_days
         self.hook = hook
         self.new_id = new_id
+        self.shared = shared  # where the last success is shown to processes that do not flush
+        self.holder_id = holder_id
         self.state = FlushState()
         self._lock = asyncio.Lock()
         self._last_maintenance = 0.0
@@ -129,6 +134,14 @@ class Flusher:
             else:
                 report.skipped += 1
 
+    async def _share(self, report: FlushReport) -> None:
+        if self.shared is None or self.state.last_success is None:
+            return
+        try:
+            await self.shared.record(self.state.last_success, report.as_dict(), self.holder_id)
+        except OUTAGES as exc:  # only the dashboards of other processes miss it
+            log.debug("could not share the flush state: %s", exc)
+
     async def _recover_lost_redis(self) -> int:
         rebuilt = await self.catalog.rebuild()
         if rebuilt:
@@ -167,6 +180,7 @@ class Flusher:
             self.outage.failed(exc)  # one line per outage, not one per interval
             return None
         self.outage.ok()
+        await self._share(report)
         if report.events or report.skipped:
             log.info("flushed", extra={"flush": report.as_dict()})
         return report

@@ -111,7 +111,7 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
         on_event=app[K.METRICS].event,
     )
     app[K.REPORTS] = Reports(redis, SqliteReports(app[K.DB]))
-    if settings.role != "api":  # an api replica serves; the worker rebuilds (its flusher checks each cycle)
+    if settings.role == "all":  # else the lease holder rebuilds: its flusher checks at every cycle
         rebuilt = await catalog.rebuild()
         if rebuilt:
             log.info("rebuilt the redis index of %d articles from SQLite", rebuilt)

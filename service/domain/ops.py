@@ -20,7 +20,7 @@ from .clock import Clock, utcnow
 from .flusher import Flusher, FlushReport, FlushState
 from .networks import NETWORKS
 from .trending import METRICS, WINDOWS, Ranking
-from .worker_lease import WorkerLease
+from .worker_lease import WorkerLease, works_here
 
 WARN_INTERVALS = 3  # the flush is lagging past this many intervals without a success
 DROP_WINDOW_S = 60.0  # a failed event this recent means events are being dropped
@@ -170,14 +170,9 @@ class OpsView:
                 out["lease"] = {"error": type(exc).__name__}
         return out
 
-    def _flushes_here(self) -> bool:
-        if self.config.role == "api":
-            return False
-        return self.config.role == "all" or (self.lease is not None and self.lease.held)
-
     async def _state(self) -> tuple[FlushState, str | None]:
         """This process's flush state, or the worker's last success where another process flushes."""
-        if self._flushes_here() or self.shared is None:
+        if works_here(self.config.role, self.lease) or self.shared is None:
             return self.flusher.state, None
         try:
             shared = await self.shared.read()

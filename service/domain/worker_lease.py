@@ -28,6 +28,11 @@ def new_holder_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
+def works_here(role: str, lease: WorkerLease | None) -> bool:
+    """True if this process flushes and builds now: `all` always, a `worker` while it holds the lease."""
+    return role == "all" or (role == "worker" and lease is not None and lease.held)
+
+
 class WorkerLease:
     """This process's side of the lease (`takes_part` False: an api replica that only reports who holds it)."""
 

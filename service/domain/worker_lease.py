@@ -51,6 +51,7 @@ class WorkerLease:
         self.acquisitions = 0
         self.on_acquired: list[OnAcquired] = []
         self.outage = OutageLog(log, "worker lease")
+        self._lock = asyncio.Lock()  # the renew loop, the flusher and the builder all check
 
     @property
     def ttl_ms(self) -> int:
@@ -64,6 +65,10 @@ class WorkerLease:
         """Renew the lease if this process holds it, else try to take it; True while this process holds it."""
         if not self.takes_part:
             return False
+        async with self._lock:
+            return await self._step()
+
+    async def _step(self) -> bool:
         sent = self.monotonic()
         if self.value is not None:
             if await self.store.renew(self.value, self.ttl_ms):

@@ -36,6 +36,7 @@ bench: $(STAMP)  ## the benchmarks, run on demand; each prints its numbers
 	$(PY) bench/related_latency.py --articles 100000
 	$(PY) bench/import_stall.py 20000 --build
 	$(PY) bench/trending_latency.py
+	$(PY) bench/roles.py
 
 clean:
 	rm -rf $(VENV) data

@@ -99,6 +99,9 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8080)
     serve.add_argument("--demo", action="store_true", help="load the demo catalog")
+    serve.add_argument("--role", choices=["all", "api", "worker"], default=None,
+                       help="all: one process doing everything (default, or ROLE); api: serve only; "
+                            "worker: flush and build while holding the worker lease, standby otherwise")
     imp = sub.add_parser("import", help="import articles from a JSON or NDJSON file")
     imp.add_argument("file", type=Path)
     sub.add_parser("flush", help="move pending counters from Redis to SQLite once")
@@ -106,6 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     settings = load_settings()
     setup_logging(settings.log_format, settings.log_level)
     if args.command == "serve":
+        if args.role is not None:
+            settings = settings.model_copy(update={"role": args.role})
         app = create_app(settings, demo=args.demo)
         app.on_startup.append(freeze_heap)
         server.run(app, args.host, args.port, server.Limits.from_settings(settings), settings.shutdown_timeout_s)

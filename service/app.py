@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 
 from aiohttp import web
 
@@ -28,21 +28,25 @@ from .domain.articles import Article
 from .domain.catalog import Catalog
 from .domain.clock import utcnow
 from .domain.engagement import Engagement, EventPolicy
-from .domain.flusher import Flusher, Hook
+from .domain.flusher import Flusher, Hook, MayRun
 from .domain.ops import OpsConfig, OpsView
 from .domain.related_build import RelatedConfig
 from .domain.related_service import RelatedService
 from .domain.reports import Reports
 from .domain.trending_cache import TrendingStore
+from .domain.worker_lease import WorkerLease
 from .metrics import Metrics
 from .storage.durable_open import open_durable
 from .storage.embedded import EmbeddedRedis
+from .storage.flush_status import FlushStatus
+from .storage.lease import RedisLease
 from .storage.migrations import run_migrations
 from .storage.ops_store import OpsStore
 from .storage.redis_batches import RedisBatches
 from .storage.redis_client import make_client, make_link, make_retry, warn_if_evicting
 from .storage.redis_counters import RedisCounters
 from .storage.redis_index import RedisIndex
+from .storage.related_claims import RelatedClaims, RelatedGeneration
 from .storage.related_index import RelatedIndex
 from .storage.salts import DailySalt
 from .storage.sqlite_durable import SqliteDurable
@@ -124,9 +128,10 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
         on_event=app[K.METRICS].event,
     )
     app[K.REPORTS] = Reports(redis, app[K.DURABLE].reports)
-    rebuilt = await catalog.rebuild()
-    if rebuilt:
-        log.info("rebuilt the redis index of %d articles from SQLite", rebuilt)
+    if settings.role == "all":  # else the lease holder rebuilds: its flusher checks at every cycle
+        rebuilt = await catalog.rebuild()
+        if rebuilt:
+            log.info("rebuilt the redis index of %d articles from the durable store", rebuilt)
     yield
     await counters.close()
 
@@ -139,20 +144,65 @@ async def migrations_ctx(app: web.Application) -> AsyncIterator[None]:
         await stop_task(task)
 
 
-async def related_ctx(app: web.Application) -> AsyncIterator[None]:
-    catalog = app[K.CATALOG]
-    related = RelatedService(
-        RelatedIndex(app[K.REDIS]), RelatedConfig.from_settings(app[K.SETTINGS]), reindex=catalog.reindex,
-        load_article=app[K.STORE].get_article,
-    )
-    await related.indexer.refresh_stats()
-    app[K.RELATED] = related
-    catalog.bulk_listeners.append(related.indexer.on_articles)
-    task = asyncio.create_task(related.indexer.run(app[K.STORE]))  # rebuilds a lost index, drains queued builds
+async def lease_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The worker lease: a `worker` takes part (renews or waits as a standby); other roles only read it.
+    Set up before the flusher and the builder, so it is released after their last work."""
+    settings = app[K.SETTINGS]
+    worker = settings.role == "worker"
+    lease = WorkerLease(RedisLease(app[K.REDIS]), settings.worker_lease_ttl_s, settings.worker_lease_renew_s,
+                        takes_part=worker)
+    app[K.LEASE] = lease
+    task = asyncio.create_task(lease.run()) if worker else None
     try:
         yield
     finally:
-        await stop_task(task)
+        if task is not None:
+            await stop_task(task)
+            await _bounded(lease.release(), settings.redis_request_timeout_s, "release the worker lease")
+
+
+async def _bounded(work: Awaitable[None], seconds: float, what: str) -> None:
+    try:
+        async with asyncio.timeout(seconds):
+            await work
+    except Exception as exc:  # shutting down: the lease expires by itself
+        log.warning("could not %s: %s", what, exc)
+
+
+def may_work(app: web.Application) -> MayRun | None:
+    """What background work checks before each cycle; None for an api replica, which does none."""
+    role = app[K.SETTINGS].role
+    if role == "api":
+        return None
+    return app[K.LEASE].check if role == "worker" else _always
+
+
+async def _always() -> bool:
+    return True
+
+
+async def related_ctx(app: web.Application) -> AsyncIterator[None]:
+    catalog, redis = app[K.CATALOG], app[K.REDIS]
+    claims = RelatedClaims(redis)
+    related = RelatedService(
+        RelatedIndex(redis), RelatedConfig.from_settings(app[K.SETTINGS]), reindex=catalog.reindex,
+        load_article=app[K.STORE].get_article, claims=claims, generation=RelatedGeneration(redis),
+    )
+    freshness = related.freshness
+    assert freshness is not None
+    await freshness.step()  # the generation seen and the statistics loaded
+    app[K.RELATED] = related
+    catalog.bulk_listeners.append(related.indexer.on_articles)
+    tasks = [asyncio.create_task(freshness.run())]  # other replicas' writes reach this one's caches
+    may_run = may_work(app)
+    if may_run is not None:  # rebuilds a lost index, drains queued builds
+        app[K.LEASE].on_acquired.append(claims.release_all)  # a dead holder's claims are ours now
+        tasks.append(asyncio.create_task(related.indexer.run(app[K.STORE], may_run)))
+    try:
+        yield
+    finally:
+        for task in tasks:
+            await stop_task(task)
 
 
 async def demo_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -172,15 +222,19 @@ async def flusher_ctx(app: web.Application) -> AsyncIterator[None]:
         settings.hourly_retention_days,
         settings.ledger_retention_days,
         hook=app.get(K.FLUSH_HOOK) or _no_hook,
+        shared=FlushStatus(app[K.REDIS]),
+        holder_id=app[K.LEASE].holder_id,
     )
     app[K.FLUSHER] = flusher
-    task = asyncio.create_task(flusher.run(settings.flush_interval_s)) if app[K.RUN_FLUSHER] else None
+    may_run = may_work(app) if app[K.RUN_FLUSHER] else None
+    task = asyncio.create_task(flusher.run(settings.flush_interval_s, may_run)) if may_run is not None else None
     try:
         yield
     finally:
-        if task is not None:
+        if task is not None and may_run is not None:
             await stop_task(task)
-            await flusher.flush_logged()  # the final flush after SIGTERM
+            if await may_run():
+                await flusher.flush_logged()  # the final flush after SIGTERM
 
 
 async def _no_hook(step: str) -> None:
@@ -216,8 +270,10 @@ async def ops_ctx(app: web.Application) -> AsyncIterator[None]:
         app[K.FLUSHER],
         OpsStore(app[K.REDIS], app[K.DURABLE].aggregates),
         app[K.METRICS],
-        OpsConfig(settings.flush_interval_s, settings.ops_refresh_s),
+        OpsConfig(settings.flush_interval_s, settings.ops_refresh_s, role=settings.role),
         clock=app[K.TRENDING].clock,
+        lease=app[K.LEASE],
+        shared=FlushStatus(app[K.REDIS]),
     )
     yield
 
@@ -257,6 +313,7 @@ def create_app(
         durable_ctx,  # SQLite in DATA_DIR or PostgreSQL (DATABASE_URL): catalog, counters, ledger, reports
         domain_ctx,  # catalog, engagement, reports; the Redis index rebuilt if Redis lost it
         migrations_ctx,  # older Redis layouts, while serving
+        lease_ctx,  # the worker lease: before the flusher and the builder, so released after their last work
         related_ctx,  # the related lists and their builder
         *([demo_ctx] if demo else []),  # the demo catalog, once the catalog and its listeners are there
         flusher_ctx,  # its final flush runs after every later context has stopped

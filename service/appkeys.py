@@ -20,6 +20,7 @@ from .domain.ops import OpsView
 from .domain.related_service import RelatedService
 from .domain.reports import Reports
 from .domain.trending_cache import TrendingStore
+from .domain.worker_lease import WorkerLease
 from .metrics import Metrics
 from .storage.durable import ArticleStore, Durable
 from .storage.embedded import EmbeddedRedis
@@ -57,3 +58,4 @@ RELATED = web.AppKey("related", RelatedService)
 FLUSHER = web.AppKey("flusher", Flusher)
 TRENDING = web.AppKey("trending", TrendingStore)
 OPS = web.AppKey("ops", OpsView)
+LEASE = web.AppKey("worker_lease", WorkerLease)  # every role: api replicas only read who holds it

@@ -6,7 +6,7 @@ import ipaddress
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from .records import NETWORKS, Network
@@ -37,6 +37,12 @@ class Settings(BaseSettings):
     metrics_public: bool = False
     log_format: Literal["json", "text"] = "json"
     log_level: str = "INFO"
+
+    # roles: `all` is one process doing everything; `api` replicas only serve; the one `worker` holding the
+    # lease flushes, builds queued related lists and rebuilds after a Redis loss (standby workers wait)
+    role: Literal["all", "api", "worker"] = "all"
+    worker_lease_ttl_s: float = Field(4.0, gt=0)  # a standby takes over this long after the holder died
+    worker_lease_renew_s: float = Field(1.0, gt=0)  # the holder renews (and a standby tries) this often
 
     # counting
     event_id_ttl_s: int = Field(86_400, ge=60)
@@ -89,6 +95,9 @@ class Settings(BaseSettings):
     related_inline_batch: int = Field(20, ge=1)  # bigger catalog writes queue their list builds
     related_build_batch: int = Field(5000, ge=1)  # queued lists per builder step, built in publish-time order
     related_bulk_quiet_s: int = Field(30, ge=1)  # builders wait until bulk imports pause this long
+    related_stats_refresh_s: float = Field(30.0, gt=0)  # tag and term statistics reloaded at least this often
+    related_fresh_poll_s: float = Field(0.2, gt=0)  # replicas poll the index generation this often (staleness)
+    related_claim_s: float = Field(300.0, gt=0)  # a queued build claimed by a builder that died is free after
 
     # widget (defaults baked into /widget.js; a site overrides them with data attributes)
     widget_share_heading: str = Field("Let your friends know!", min_length=1, max_length=120)
@@ -110,6 +119,12 @@ class Settings(BaseSettings):
     share_per_visitor_s: int = Field(86_400, ge=0)  # one share per article and network; the rest: repeat_shares
     click_per_visitor_s: int = Field(3600, ge=0)  # one click per share link; the rest: repeat_clicks
     write_rate_per_visitor_min: int = Field(60, ge=0)  # writes per endpoint, shard and minute; then 429
+
+    @model_validator(mode="after")
+    def _lease_renewed_in_time(self) -> Settings:
+        if self.worker_lease_renew_s >= self.worker_lease_ttl_s:
+            raise ValueError("WORKER_LEASE_RENEW_S must be shorter than WORKER_LEASE_TTL_S")
+        return self
 
     @field_validator("widget_networks", mode="before")
     @classmethod

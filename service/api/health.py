@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable
+from typing import Any
 
 from aiohttp import hdrs, web
 
-from ..appkeys import DURABLE, REDIS, SETTINGS
+from ..appkeys import DURABLE, LEASE, REDIS, SETTINGS
 from .edge import routes
 from .errors import RETRY_AFTER_S
 
@@ -32,11 +33,22 @@ async def readyz(request: web.Request) -> web.Response:
     redis, database = await asyncio.gather(_check(app[REDIS].ping(), seconds), _check(durable.ping(), seconds))
     checks = {"redis": redis, durable.kind: database}
     ready = all(v == "ok" for v in checks.values())
-    body = {"status": "ready" if ready else "not_ready", "checks": checks}
+    body = {"status": "ready" if ready else "not_ready", "checks": checks, **await _worker(app, seconds)}
     response = web.json_response(body, status=200 if ready else 503)
     if not ready:
         response.headers[hdrs.RETRY_AFTER] = RETRY_AFTER_S
     return response
+
+
+async def _worker(app: web.Application, seconds: float) -> dict[str, Any]:
+    """This process's role and id, and who holds the worker lease (a standby worker is ready too)."""
+    lease = app[LEASE]
+    try:
+        async with asyncio.timeout(seconds):
+            status: dict[str, Any] = await lease.status()
+    except Exception as exc:
+        status = {"error": type(exc).__name__}
+    return {"role": app[SETTINGS].role, "process": lease.holder_id, "lease": status}
 
 
 def setup(app: web.Application) -> None:

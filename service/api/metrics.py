@@ -10,6 +10,7 @@ from redis.exceptions import RedisError
 
 from .. import appkeys as K
 from ..domain.ops import flush_snapshot
+from ..domain.worker_lease import works_here
 from .edge import routes
 from .parsing import require_admin
 
@@ -17,10 +18,12 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"  # the classic text fo
 
 
 async def update_flush_metrics(app: web.Application) -> None:
-    """Copy the flusher's state and the pending work in Redis into the metrics."""
+    """Copy the flusher's state (where this process flushes: none from an api replica or a standby worker,
+    whose lag would only grow) and the pending work in Redis into the metrics."""
     metrics = app[K.METRICS]
     flusher = app[K.FLUSHER]
-    metrics.flush.snapshot = flush_snapshot(flusher.state, time.time(), metrics.started)
+    here = works_here(app[K.SETTINGS].role, app[K.LEASE])
+    metrics.flush.snapshot = flush_snapshot(flusher.state, time.time(), metrics.started) if here else None
     try:
         batches, deltas = await flusher.pending_count()
     except RedisError:

@@ -17,16 +17,22 @@ from dataclasses import asdict, dataclass, field
 from ..storage import keys
 from ..storage.durable import CounterWriter
 from ..storage.flush_rows import ApplyItem, parse_batch
+from ..storage.flush_status import FlushStatus
 from ..storage.redis_batches import RedisBatches
-from ..tasks import OutageLog
+from ..tasks import OUTAGES, OutageLog
 from .catalog import Catalog
 
 log = logging.getLogger(__name__)
 Hook = Callable[[str], Awaitable[None]]
+MayRun = Callable[[], Awaitable[bool]]  # checked before each cycle of background work
 
 
 async def _noop(step: str) -> None:
     return None
+
+
+async def _always() -> bool:
+    return True
 
 
 @dataclass
@@ -65,6 +71,8 @@ class Flusher:
         ledger_retention_days: int = 30,
         hook: Hook = _noop,
         new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+        shared: FlushStatus | None = None,
+        holder_id: str = "",
     ) -> None:
         self.batches = batches
         self.counters = counters
@@ -73,6 +81,8 @@ class Flusher:
         self.ledger_retention_days = ledger_retention_days
         self.hook = hook
         self.new_id = new_id
+        self.shared = shared  # where the last success is shown to processes that do not flush
+        self.holder_id = holder_id
         self.state = FlushState()
         self._lock = asyncio.Lock()
         self._last_maintenance = 0.0
@@ -129,6 +139,14 @@ class Flusher:
             else:
                 report.skipped += 1
 
+    async def _share(self, report: FlushReport) -> None:
+        if self.shared is None or self.state.last_success is None:
+            return
+        try:
+            await self.shared.record(self.state.last_success, report.as_dict(), self.holder_id)
+        except OUTAGES as exc:  # only the dashboards of other processes miss it
+            log.debug("could not share the flush state: %s", exc)
+
     async def _recover_lost_redis(self) -> int:
         rebuilt = await self.catalog.rebuild()
         if rebuilt:
@@ -148,11 +166,13 @@ class Flusher:
         await self.counters.roll_up(cutoff_hour)
         await self.counters.prune_ledger(int(now) - self.ledger_retention_days * 86400)
 
-    async def run(self, interval: float) -> None:
-        """Flush every `interval` seconds until cancelled; failures are logged and retried."""
+    async def run(self, interval: float, may_run: MayRun = _always) -> None:
+        """Flush every `interval` seconds until cancelled, each time only if `may_run()` (this process holds
+        the worker lease); failures are logged and retried."""
         while True:
             await asyncio.sleep(interval)
-            await self.flush_logged()
+            if await may_run():
+                await self.flush_logged()
 
     async def flush_logged(self) -> FlushReport | None:
         try:
@@ -165,6 +185,7 @@ class Flusher:
             self.outage.failed(exc)  # one line per outage, not one per interval
             return None
         self.outage.ok()
+        await self._share(report)
         if report.events or report.skipped:
             log.info("flushed", extra={"flush": report.as_dict()})
         return report

@@ -12,6 +12,7 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from ..metrics import FlushSnapshot, Metrics
+from ..storage.flush_status import FlushStatus
 from ..storage.ops_store import OpsStore
 from .articles import rfc3339
 from .clock import Clock, utcnow
@@ -19,6 +20,7 @@ from .flusher import Flusher, FlushReport, FlushState
 from .networks import NETWORKS
 from .trending import METRICS, WINDOWS, Ranking
 from .trending_cache import TrendingStore
+from .worker_lease import WorkerLease, works_here
 
 WARN_INTERVALS = 3  # the flush is lagging past this many intervals without a success
 DROP_WINDOW_S = 60.0  # a failed event this recent means events are being dropped
@@ -60,6 +62,7 @@ class OpsConfig:
     flush_interval_s: float
     refresh_s: float
     networks_cache_s: float = 10.0
+    role: str = "all"
 
 
 class OpsView:
@@ -74,7 +77,11 @@ class OpsView:
         config: OpsConfig,
         clock: Clock = utcnow,
         monotonic: Callable[[], float] = time.monotonic,
+        lease: WorkerLease | None = None,
+        shared: FlushStatus | None = None,
     ) -> None:
+        self.lease = lease
+        self.shared = shared  # the worker's last flush, for a process that does not flush itself
         self.trending = trending
         self.flusher = flusher
         self.store = store
@@ -92,6 +99,7 @@ class OpsView:
         events = self.events(now)
         redis = await self.store.redis_memory()
         return {
+            "worker": await self.worker(),
             "generated_at": _iso(now),
             "refresh_s": self.config.refresh_s,
             "headline": self.headline(hourly, current, now),
@@ -151,9 +159,33 @@ class OpsView:
                 out[name][public] = ranking_items(await self.trending.top(stored, window), TOP_LIMIT)
         return out
 
+    async def worker(self) -> dict[str, Any]:
+        """This process's role and id, and who holds the worker lease."""
+        out: dict[str, Any] = {"role": self.config.role, "process": None, "lease": None}
+        if self.lease is not None:
+            out["process"] = self.lease.holder_id
+            try:
+                out["lease"] = await self.lease.status()
+            except RedisError as exc:
+                out["lease"] = {"error": type(exc).__name__}
+        return out
+
+    async def _state(self) -> tuple[FlushState, str | None]:
+        """This process's flush state, or the worker's last success where another process flushes."""
+        if works_here(self.config.role, self.lease) or self.shared is None:
+            return self.flusher.state, None
+        try:
+            shared = await self.shared.read()
+        except RedisError:
+            shared = None
+        if shared is None:
+            return FlushState(), None
+        report = FlushReport(**{k: v for k, v in shared.report.items() if k in FlushReport.__dataclass_fields__})
+        return FlushState(last_success=shared.last_success, last_report=report), shared.holder
+
     async def flush(self, now: float) -> dict[str, Any]:
         """The flush state with pending work and whether it lags."""
-        state = self.flusher.state
+        state, flushed_by = await self._state()
         snap = flush_snapshot(state, now, self.metrics.started)
         warn_after = WARN_INTERVALS * self.config.flush_interval_s
         pending: int | None = None
@@ -174,6 +206,7 @@ class OpsView:
             "pending_deltas": deltas,
             "redis_resets": snap.redis_resets,
             "last_report": report.as_dict() if report is not None else None,
+            "flushed_by": flushed_by or (self.lease.holder_id if self.lease is not None else None),
         }
 
     def events(self, now: float) -> dict[str, Any]:

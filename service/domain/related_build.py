@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field, fields
 
 import numpy as np
@@ -19,6 +20,7 @@ import numpy as np
 from ..config import Settings
 from ..storage import keys
 from ..storage.durable import ArticleStore
+from ..storage.related_claims import RelatedClaims
 from ..storage.related_index import RelatedIndex
 from ..storage.related_records import Build, Candidate, Change
 from ..tasks import OutageLog
@@ -51,7 +53,9 @@ class RelatedConfig:
     inline_batch: int = 20
     build_batch: int = 5000
     bulk_quiet_s: int = 30
-    stats_refresh_s: float = 30.0
+    stats_refresh_s: float = 30.0  # other replicas' frequencies are reloaded at least this often
+    fresh_poll_s: float = 0.2  # and whenever the index generation moved, polled this often
+    claim_s: float = 300.0  # a queued build claimed by a builder that died is free again after this
 
     @classmethod
     def from_settings(cls, s: Settings) -> RelatedConfig:
@@ -62,6 +66,8 @@ class RelatedConfig:
             cache_entries=s.related_cache_entries, recent_cap=s.related_recent_cap,
             fallback_pool=s.related_fallback_pool, inline_batch=s.related_inline_batch,
             build_batch=s.related_build_batch, bulk_quiet_s=s.related_bulk_quiet_s,
+            stats_refresh_s=s.related_stats_refresh_s, fresh_poll_s=s.related_fresh_poll_s,
+            claim_s=s.related_claim_s,
         )
 
 
@@ -76,6 +82,14 @@ def postings_keys(doc: Doc, tag_idf: Idf, term_idf: Idf, rules: Rules) -> list[t
     """(postings key, is a term) a build of `doc` reads: its uncommon tags and heaviest terms."""
     out = [(keys.related_tag(t), False) for t in tag_idf.scanned(doc.tags, rules)]
     return out + [(keys.related_term(t), True) for t in query_terms(doc.terms, term_idf, rules)]
+
+
+async def _nobody() -> None:
+    return None
+
+
+async def _anyone() -> bool:
+    return True
 
 
 class _Known:
@@ -130,10 +144,14 @@ class _Known:
 class RelatedIndexer:
     """The related-news index (writes, statistics) and its list builds."""
 
-    def __init__(self, index: RelatedIndex, config: RelatedConfig, on_change: Callable[[], None]) -> None:
+    def __init__(self, index: RelatedIndex, config: RelatedConfig, on_change: Callable[[], None],
+                 claims: RelatedClaims | None = None, wall: Callable[[], float] = time.time) -> None:
         self.index = index
         self.config = config
         self.on_change = on_change  # the read side's caches are stale
+        self.announce: Callable[[], Awaitable[None]] = _nobody  # and other replicas': after the writes
+        self.claims = claims  # None: queued builds are read, not claimed (one builder)
+        self.wall = wall
         self._df: dict[str, int] = {}
         self._sizes: dict[int, int] = {}
         self._idf: Idf | None = None
@@ -175,6 +193,7 @@ class RelatedIndexer:
         defer = len(latest) > self.config.inline_batch
         for start in range(0, len(latest), INGEST_SLICE):  # a few ms of work per slice: requests get in between
             await self.ingest(latest[start : start + INGEST_SLICE], defer=defer)
+        await self.announce()
 
     async def ingest(self, entries: Iterable[tuple[str, Doc | None]], defer: bool, bulk: bool = True) -> None:
         """Index articles (None: unpublished; terms are trimmed to the salient ones here), then build
@@ -297,7 +316,7 @@ class RelatedIndexer:
         `unless_bulk`: none while a bulk import is running (its later batches are not indexed yet).
         """
         async with self._lock:
-            queued = await self.index.pending(batch or self.config.build_batch, unless_bulk)
+            queued = await self._claim(batch or self.config.build_batch, unless_bulk)
             states = await self.index.pool_state([a.encode() for a, _s in queued])
             todo = []
             for article_id, seq in queued:
@@ -311,9 +330,20 @@ class RelatedIndexer:
                 await self.build_many(todo)
             if queued:
                 self.on_change()
+                await self.announce()
             else:
                 self._known = None
             return len(queued)
+
+    async def _claim(self, batch: int, unless_bulk: bool) -> list[tuple[str, int]]:
+        if self.claims is None:
+            return await self.index.pending(batch, unless_bulk)
+        return await self.claims.claim(batch, int(self.wall() * 1000), int(self.config.claim_s * 1000), unless_bulk)
+
+    async def claim_one(self, article_id: str) -> None:
+        """A read builds a queued list itself: claim it so a builder does not take it as well."""
+        if self.claims is not None:
+            await self.claims.claim_one(article_id, int(self.wall() * 1000), int(self.config.claim_s * 1000))
 
     async def rebuild_if_empty(self, store: ArticleStore, batch: int = 1000) -> int:
         """Index the whole catalog from SQLite when Redis lost the related index; lists are queued."""
@@ -326,23 +356,22 @@ class RelatedIndexer:
                               True, bulk=False)
             count += len(articles)
         await self.index.mark_ready()
+        await self.announce()
         if count:
             log.info("related index rebuilt from SQLite: %d articles indexed, lists queued", count)
         return count
 
-    async def run(self, store: ArticleStore, idle_s: float = 1.0) -> None:
-        """Owned background task: rebuild a lost index, drain queued builds, refresh frequencies."""
-        loop = asyncio.get_running_loop()
-        refresh_at = loop.time() + self.config.stats_refresh_s
+    async def run(self, store: ArticleStore, may_run: Callable[[], Awaitable[bool]] = _anyone,
+                  idle_s: float = 1.0) -> None:
+        """Owned background task: rebuild a lost index and drain queued builds, each step only if `may_run()`
+        (this process holds the worker lease)."""
         outage = OutageLog(log, "related builder")
         while True:
             built = 0
             try:
-                await self.rebuild_if_empty(store)  # one EXISTS a step: notices a loss while running
-                built = await self.build_pending(unless_bulk=True)
-                if loop.time() >= refresh_at:
-                    refresh_at = loop.time() + self.config.stats_refresh_s
-                    await self.refresh_stats()
+                if await may_run():
+                    await self.rebuild_if_empty(store)  # one EXISTS a step: notices a loss while running
+                    built = await self.build_pending(unless_bulk=True)
                 outage.ok()
             except Exception as exc:
                 outage.failed(exc)  # one line per outage, not one per step

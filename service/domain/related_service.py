@@ -10,12 +10,14 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
+from ..storage.related_claims import RelatedClaims, RelatedGeneration
 from ..storage.related_index import RelatedIndex
 from ..storage.related_records import Meta, QueryRead
 from .articles import Article, tag_key
 from .catalog import check_article_id
 from .clock import Clock, utcnow
 from .errors import Gone, NotFound
+from .freshness import Freshness
 from .related import DAY_S, Doc, Listed, Pick, Rules, fallback, popularity, rank, select_terms, shortlist
 from .related_build import RelatedConfig, RelatedIndexer, doc_of, postings_keys
 from .terms import term_counts
@@ -72,11 +74,14 @@ class RelatedListCache:
         entry = self._items.get(article_id)
         return entry.ids if entry else ()
 
-    def put(self, article_id: str, limit: int, ids: Sequence[str], value: RelatedList) -> None:
+    def put(self, article_id: str, limit: int, ids: Sequence[str], value: RelatedList,
+            generation: int | None = None) -> None:
+        """Keep an answer; `generation`: the one its read began at (a write during the read makes it stale)."""
         entry = self._items.pop(article_id, None) or _Entry()
         entry.ids = tuple(ids)
         if self.ttl_s > 0:
-            entry.answers[limit] = (self.monotonic() + self.ttl_s, self.generation, value)
+            began = self.generation if generation is None else generation
+            entry.answers[limit] = (self.monotonic() + self.ttl_s, began, value)
         self._items[article_id] = entry
         while len(self._items) > self.entries:
             self._items.popitem(last=False)
@@ -128,7 +133,8 @@ class RelatedService:
     """Related lists (reads); the index and its builds are `self.indexer`'s."""
 
     def __init__(self, index: RelatedIndex, config: RelatedConfig, clock: Clock = utcnow,
-                 reindex: Reindex | None = None, load_article: LoadArticle | None = None) -> None:
+                 reindex: Reindex | None = None, load_article: LoadArticle | None = None,
+                 claims: RelatedClaims | None = None, generation: RelatedGeneration | None = None) -> None:
         self.index = index
         self.load_article = load_article
         self.config = config
@@ -136,7 +142,12 @@ class RelatedService:
         self.reindex = reindex
         self.cache = RelatedListCache(config.cache_s, config.cache_entries)
         self.popularity = PopularityCache(config.cache_s, 20 * config.cache_entries)
-        self.indexer = RelatedIndexer(index, config, self.cache.invalidate)
+        self.indexer = RelatedIndexer(index, config, self.cache.invalidate, claims)
+        self.freshness: Freshness | None = None  # None: a single process, no other replica writes
+        if generation is not None:
+            self.freshness = Freshness(generation, self.cache.invalidate, self.indexer.refresh_stats,
+                                       config.fresh_poll_s, config.stats_refresh_s)
+            self.indexer.announce = self.freshness.announce
 
     def _now(self) -> int:
         return int(self.clock().timestamp())
@@ -147,6 +158,7 @@ class RelatedService:
         cached = self.cache.get(article_id, limit)
         if cached is not None:
             return cached
+        began = self.cache.generation
         read = await self.index.read(article_id, self.cache.hint(article_id), self.popularity)
         if read.meta is None and self.reindex is not None and await self.reindex(article_id):
             read = await self.index.read(article_id, ())
@@ -164,7 +176,7 @@ class RelatedService:
         self.popularity.fill(metas)
         query = listed(meta, 0, self.config.rules)
         result = RelatedList(article_id, await self._choose(query, read.keys, metas, limit))
-        self.cache.put(article_id, limit, read.candidates, result)
+        self.cache.put(article_id, limit, read.candidates, result, began)
         return result
 
     async def _restore(self, metas: dict[str, Meta | None], best: Sequence[str]) -> None:
@@ -186,6 +198,7 @@ class RelatedService:
             return
         state = (await self.index.pool_state([meta.article_id.encode()]))[meta.article_id.encode()]
         if state.doc is not None:
+            await self.indexer.claim_one(meta.article_id)
             await self.indexer.build_many([(state.doc, read.pending if read.pending is not None else 0)])
 
     async def preview(self, tags: list[str], title: str, summary: str | None, exclude: Sequence[str],

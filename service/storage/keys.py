@@ -118,9 +118,10 @@ def salt(day: int) -> str:
     return f"{PREFIX}:salt:{day}"
 
 
-def flush_lease() -> str:
-    """Advisory lease so two flushers rarely do the same work (TTL: a few intervals)."""
-    return f"{PREFIX}:flush:lease"
+def worker_lease() -> str:
+    """String `holder_id@acquired_ms` of the one worker that flushes and builds (TTL WORKER_LEASE_TTL_S,
+    renewed by its holder every WORKER_LEASE_RENEW_S; gone after a holder died, so a standby takes it)."""
+    return f"{PREFIX}:worker:lease"
 
 
 def flush_state() -> str:
@@ -195,6 +196,18 @@ def related_pending_order() -> str:
     """Sorted set article -> publish time of related_pending()'s members: the builder takes them in this
     order, so one batch reads postings its neighbours share (no TTL; drained with it, same slot)."""
     return f"{PREFIX}:{{rel}}:pending:at"
+
+
+def related_claimed() -> str:
+    """Sorted set article -> claim deadline (epoch ms) of queued lists a builder is building now, so no other
+    builder takes them (no TTL; members expire by score, dropped when built; same slot as the queue)."""
+    return f"{PREFIX}:{{rel}}:claimed"
+
+
+def related_generation() -> str:
+    """Counter bumped by every related index write; replicas poll it and drop their answer caches and
+    frequency copies when it moved (no TTL; a loss reads as a change)."""
+    return f"{PREFIX}:rel:gen"
 
 
 def related_seq() -> str:

@@ -268,7 +268,8 @@ class RelatedIndex:
                 for owner, key in b.pushes:
                     pipe.evalsha(sha(PUSH), 2, keys.related_candidates(owner),
                                  keys.related_built(keys.shard_of(owner)), owner, b.article_id, key, cap)
-                pipe.evalsha(sha(DONE), 2, keys.related_pending(), keys.related_pending_order(), b.article_id, seq)
+                pipe.evalsha(sha(DONE), 3, keys.related_pending(), keys.related_pending_order(), keys.related_claimed(),
+                             b.article_id, seq)
 
         await self._scripted(queue)
 
@@ -381,8 +382,9 @@ class RelatedIndex:
         return int(await self.redis.zcard(keys.related_pending()))
 
     async def done(self, article_id: str, seq: int) -> None:
-        await self._scripted(lambda pipe: pipe.evalsha(sha(DONE), 2, keys.related_pending(),
-                                                       keys.related_pending_order(), article_id, seq))
+        await self._scripted(lambda pipe: pipe.evalsha(sha(DONE), 3, keys.related_pending(),
+                                                       keys.related_pending_order(), keys.related_claimed(),
+                                                       article_id, seq))
 
     async def ready(self) -> bool:
         return bool(await self.redis.exists(keys.related_ready()))

@@ -37,9 +37,10 @@ redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -(cap + 1))
 return 1
 """
 
-# KEYS: the pending set, its publish-time order. ARGV: article id, sequence its build began at.
-# Keeps articles re-indexed since.
+# KEYS: the pending set, its publish-time order, the build claims. ARGV: article id, sequence its build began
+# at. Keeps articles re-indexed since in the queue; drops the claim either way (a re-indexed one is built again).
 DONE = """
+redis.call('ZREM', KEYS[3], ARGV[1])
 local s = redis.call('ZSCORE', KEYS[1], ARGV[1])
 if s and tonumber(s) <= tonumber(ARGV[2]) then
   redis.call('ZREM', KEYS[2], ARGV[1])

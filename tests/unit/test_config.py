@@ -64,6 +64,8 @@ def test_environment_lists_are_comma_separated(monkeypatch: pytest.MonkeyPatch) 
         ("event_id_ttl_s", 5),
         ("log_format", "xml"),
         ("redis_socket_timeout_s", 0),
+        ("role", "leader"),
+        ("related_stats_refresh_s", 0),
     ],
 )
 def test_invalid_values_raise(field: str, value: object) -> None:
@@ -89,6 +91,7 @@ def _serve(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
         ("TRUSTED_PROXIES", "10.0.0.0/8,not-an-ip"),
         ("EVENT_ID_TTL_S", "ten"),
         ("LOG_FORMAT", "yaml"),
+        ("ROLE", "leader"),
     ],
 )
 def test_serve_with_invalid_config_exits_with_a_clear_message(tmp_path: Path, variable: str, value: str) -> None:
@@ -119,3 +122,26 @@ def test_database_url_selects_postgres_and_is_secret() -> None:
     assert "hunter2" not in repr(s) and "hunter2" not in str(s.model_dump())
     with pytest.raises(ValidationError, match="DATABASE_URL must start with postgresql://"):
         Settings(database_url="mysql://db/eng")
+
+
+def test_role_and_freshness_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ROLE", raising=False)
+    assert Settings().role == "all"  # one process doing everything, as before roles
+    assert Settings().related_stats_refresh_s == 30.0
+    monkeypatch.setenv("ROLE", "worker")
+    monkeypatch.setenv("RELATED_STATS_REFRESH_S", "5")
+    s = Settings()
+    assert (s.role, s.related_stats_refresh_s) == ("worker", 5.0)
+    with pytest.raises(ValidationError, match="WORKER_LEASE_RENEW_S must be shorter"):
+        Settings(worker_lease_ttl_s=2, worker_lease_renew_s=2)
+
+
+def test_serve_refuses_an_unknown_role_flag(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "service", "serve", "--role", "leader"],
+        cwd=ROOT, env={**os.environ, "DATA_DIR": str(tmp_path / "data")}, capture_output=True, text=True,
+        timeout=60, check=False,
+    )
+    assert result.returncode == 2
+    assert "invalid choice: 'leader'" in result.stderr
+    assert not (tmp_path / "data").exists()

@@ -42,6 +42,7 @@
     text("f-report", r ? `${fmt(r.events)} events, ${fmt(r.rows)} rows, ${fmt(r.batches)} batches in ${r.seconds} s` : "–");
     const d = ev.dropped;
     text("f-dropped", `failed ${fmt(d.failed)} · rejected ${fmt(d.rejected)} · duplicate ${fmt(d.duplicate)} · bots ${fmt(ev.bots)}`);
+    worker(s.worker);
     const list = $("reasons");
     if (list.dataset.shown === JSON.stringify(s.health.reasons)) return;  // a live region: changes only
     list.dataset.shown = JSON.stringify(s.health.reasons);
@@ -50,6 +51,14 @@
       li.textContent = reason;
       return li;
     }));
+  }
+
+  function worker(w) {
+    text("w-process", w ? `${w.role}: ${w.process || "–"}` : "–");
+    const l = w && w.lease;
+    if (!l || l.error) text("w-lease", l ? `unknown (${l.error})` : "–");
+    else if (!l.holder) text("w-lease", "free: no worker holds it");
+    else text("w-lease", `${l.holder}${l.this_process ? " (this process)" : ""}, held ${l.age_s} s, expires in ${l.expires_in_s} s`);
   }
 
   function charts(s) {

@@ -65,6 +65,12 @@ async def ledger_ids(settings: Settings) -> set[str]:
     return {str(r[0]) for r in await durable_rows(settings, "SELECT batch_id FROM applied_batches")}
 
 
+def ledger_size(path: Path) -> int:
+    """Batches in a SQLite file's ledger."""
+    with sqlite3.connect(path) as db:
+        return int(db.execute("SELECT COUNT(*) FROM applied_batches").fetchone()[0])
+
+
 def expected_key(kind: str, article_id: str, network: str = "") -> tuple[str, str, str]:
     if kind == "view":
         return (article_id, "view", "")

@@ -34,7 +34,8 @@ from .storage import schema
 from .storage.embedded import EmbeddedRedis
 from .storage.migrations import run_migrations
 from .storage.redis_batches import RedisBatches
-from .storage.redis_client import make_client, make_link, make_retry, warn_if_evicting
+from .storage.redis_client import connect, make_link, make_retry, warn_if_evicting
+from .storage.redis_cluster import Cluster
 from .storage.redis_counters import RedisCounters
 from .storage.redis_index import RedisIndex
 from .storage.related_index import RelatedIndex
@@ -56,10 +57,9 @@ async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
         url = await embedded.start()
         supervisor = asyncio.create_task(embedded.supervise())  # restarts a server that died
         app[EMBEDDED] = embedded
-    client = make_client(url, settings)
-    link = make_link(url, settings)
+    client = await connect(url, settings)
+    link = None if isinstance(client, Cluster) else make_link(url, settings)  # a cluster: redis-py routes ingest
     try:
-        await client.ping()
         await warn_if_evicting(client)
         app[K.REDIS] = client
         if link is not None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import aiosqlite
-import redis.asyncio as aioredis
 from aiohttp import web
 
 from .config import Settings
@@ -13,11 +12,12 @@ from .domain.flusher import Flusher
 from .domain.related_service import RelatedService
 from .domain.reports import Reports
 from .metrics import Metrics
+from .storage.redis_cluster import Client
 from .storage.redis_link import RedisLink
 from .storage.sqlite_store import SqliteStore
 
 SETTINGS = web.AppKey("settings", Settings)
-REDIS = web.AppKey("redis", aioredis.Redis)
+REDIS = web.AppKey[Client]("redis")  # one Redis, or a Redis Cluster
 REDIS_LINK = web.AppKey("redis_link", RedisLink)  # absent for TLS URLs
 DB = web.AppKey("db", aiosqlite.Connection)
 STORE = web.AppKey("store", SqliteStore)

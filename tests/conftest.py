@@ -17,6 +17,7 @@ from aiohttp.test_utils import TestClient
 from service.app import create_app
 from service.config import Settings
 from service.storage.embedded import find_redis_server
+from tests.cluster import LocalCluster
 
 ADMIN = "test-admin-token"
 AUTH = {"Authorization": f"Bearer {ADMIN}"}
@@ -65,10 +66,35 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     proc.wait(10)
 
 
+CLUSTER_URLS: set[str] = set()  # the URLs of clusters the fixtures started
+
+
+@pytest.fixture(scope="session")
+def cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A private 3-master Redis Cluster; the URL names its first node (the service finds the others)."""
+    cluster = LocalCluster(tmp_path_factory.mktemp("cluster")).start()
+    CLUSTER_URLS.add(cluster.url)
+    yield cluster.url
+    cluster.stop()
+
+
+REDIS_MODES = ["single", "cluster"]
+
+
+def redis_url_of(request: pytest.FixtureRequest, single_url: str) -> str:
+    """For a module's `redis_url` fixture parametrised over REDIS_MODES: one Redis, or the cluster."""
+    return single_url if request.param == "single" else str(request.getfixturevalue("cluster_url"))
+
+
+def sync_client(url: str) -> Any:
+    """A blocking client for tests: redis-py's RedisCluster on a cluster (commands routed by key)."""
+    return redis.RedisCluster.from_url(url) if url in CLUSTER_URLS else redis.Redis.from_url(url)
+
+
 @pytest.fixture
 def redis_sync(redis_url: str) -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(redis_url)
-    client.flushall()
+    client = sync_client(redis_url)
+    client.flushall()  # a cluster: on every primary
     yield client
     client.close()
 

@@ -9,6 +9,7 @@ import aiosqlite
 from aiohttp import hdrs, web
 
 from ..appkeys import REDIS, SETTINGS
+from ..storage.redis_cluster import ping_all
 from .edge import routes
 from .errors import RETRY_AFTER_S
 
@@ -39,7 +40,7 @@ async def readyz(request: web.Request) -> web.Response:
     app = request.app
     seconds = app[SETTINGS].readyz_timeout_s
     redis, sqlite = await asyncio.gather(
-        _check(app[REDIS].ping(), seconds), _check(_sqlite_reads(app[PROBE]), seconds)
+        _check(ping_all(app[REDIS]), seconds), _check(_sqlite_reads(app[PROBE]), seconds)
     )
     checks = {"redis": redis, "sqlite": sqlite}
     ready = all(v == "ok" for v in checks.values())

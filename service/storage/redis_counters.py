@@ -12,12 +12,12 @@ import itertools
 import os
 from typing import NamedTuple
 
-import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import NoScriptError
 
 from . import keys
+from .redis_cluster import Client, pipeline
 from .redis_link import RedisLink, pack
 from .scripts import INGEST
 
@@ -64,7 +64,7 @@ class RedisCounters:
     """Counting adapter; the caller supplies ids and clock values."""
 
     def __init__(
-        self, redis: aioredis.Redis, max_batch: int = 256, link: RedisLink | None = None, retry: Retry | None = None
+        self, redis: Client, max_batch: int = 256, link: RedisLink | None = None, retry: Retry | None = None
     ) -> None:
         """`link`: the connection the ingest script goes over (redis-py's pool without one); `retry`: how
         often a script call that failed on the connection is repeated (safe: events carry ids)."""
@@ -190,7 +190,7 @@ class RedisCounters:
 
     async def read(self, article_ids: list[str], today: int) -> dict[str, tuple[str | None, dict[str, int], int]]:
         """Per article: (status, totals by `metric\\tnetwork`, unique visitors over all days)."""
-        async with self.redis.pipeline(transaction=False) as pipe:
+        async with pipeline(self.redis) as pipe:
             for a in article_ids:
                 pipe.hget(keys.article(a), "status")
                 pipe.hgetall(keys.totals(a))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 # Counts a batch of events of one shard, in order, each once by its id.
 # KEYS: delta, then the distinct article, totals, visitors HLL, trending, event marker, per-visitor window and
 #       rate keys of the batch.
@@ -122,3 +124,10 @@ for i = 3, #KEYS do
 end
 return 1
 """
+
+
+def _sha(script: str) -> str:
+    return hashlib.sha1(script.encode()).hexdigest()
+
+
+SCRIPTS = {_sha(script): script for script in (INGEST, SEED, SEAL, ACK)}

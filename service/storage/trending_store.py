@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import aiosqlite
-import redis.asyncio as aioredis
 
 from ..domain.clock import Clock, epoch_hour, utcnow
 from ..domain.trending import LIVE_HOURS, Ranking, Scored, TrendingItem, Window, add_live, ranked
 from ..tasks import OutageLog
 from . import keys
+from .redis_cluster import Client, pipeline
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -39,7 +39,7 @@ def _s(value: bytes | str) -> str:
 class HotReader:
     """Raw reads of the hourly buckets; the caller gives hours and weights."""
 
-    def __init__(self, redis: aioredis.Redis, db: aiosqlite.Connection) -> None:
+    def __init__(self, redis: Client, db: aiosqlite.Connection) -> None:
         self.redis = redis
         self.db = db
         # raw replies: redis-py's per-pair score callbacks cost more than the command itself here
@@ -47,7 +47,7 @@ class HotReader:
 
     async def hours(self, metric: str, hours: Sequence[int]) -> HourCounts:
         """Counts per article of each hour, all shards."""
-        async with self.redis.pipeline(transaction=False) as pipe:
+        async with pipeline(self.redis) as pipe:
             for hour in hours:
                 for shard in range(keys.SHARDS):
                     pipe.execute_command("ZRANGE", keys.hot(shard, metric, hour), 0, -1, "WITHSCORES")
@@ -73,7 +73,7 @@ class HotReader:
 
     async def missing(self, metric: str, hours: Sequence[int]) -> list[int]:
         """Hours without a key in any shard: expired, or lost with Redis's data."""
-        async with self.redis.pipeline(transaction=False) as pipe:
+        async with pipeline(self.redis) as pipe:
             for hour in hours:
                 for shard in range(keys.SHARDS):
                     pipe.exists(keys.hot(shard, metric, hour))
@@ -97,7 +97,7 @@ class HotReader:
 
     async def published(self, article_ids: Sequence[str]) -> dict[str, tuple[str, str]]:
         """(title, url) of the ids whose article is published."""
-        async with self.redis.pipeline(transaction=False) as pipe:
+        async with pipeline(self.redis) as pipe:
             for a in article_ids:
                 pipe.hmget(keys.article(a), ["status", "title", "url"])
             replies = await pipe.execute()

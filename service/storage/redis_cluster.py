@@ -23,6 +23,7 @@ from .related_lua import SCRIPTS as RELATED_SCRIPTS
 from .scripts import SCRIPTS as COUNTING_SCRIPTS
 
 SCRIPTS = {**COUNTING_SCRIPTS, **RELATED_SCRIPTS}  # sha1 -> source: what to load on a node that lacks one
+RAW = {"unlink": "UNLINK"}  # queued as raw commands (redis-py's ClusterPipeline.unlink is a coroutine)
 DIRECT = frozenset({"evalsha", "eval", "pfcount"})  # each its own call on a cluster, never pipelined
 
 
@@ -107,7 +108,10 @@ class ClusterBatch:
             pipe = self._cluster.pipeline()
             for i in plain:
                 name, args, kwargs = queued[i]
-                getattr(pipe, name)(*args, **kwargs)
+                if name in RAW:  # a coroutine on redis-py's ClusterPipeline: it would not be queued
+                    pipe.execute_command(RAW[name], *args)
+                else:
+                    getattr(pipe, name)(*args, **kwargs)
             async with asyncio.timeout(self._cluster.request_timeout_s):
                 for i, reply in zip(plain, await pipe.execute(), strict=True):
                     replies[i] = reply

@@ -57,8 +57,12 @@ class LocalCluster:
         self.procs: list[subprocess.Popen[bytes]] = []
 
     @property
+    def urls(self) -> list[str]:
+        return [f"redis://127.0.0.1:{port}" for port in self.ports]
+
+    @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.ports[0]}"
+        return self.urls[0]
 
     def start(self) -> LocalCluster:
         for port in self.ports:

@@ -70,12 +70,18 @@ CLUSTER_URLS: set[str] = set()  # the URLs of clusters the fixtures started
 
 
 @pytest.fixture(scope="session")
-def cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A private 3-master Redis Cluster; the URL names its first node (the service finds the others)."""
+def local_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    """A private 3-master Redis Cluster."""
     cluster = LocalCluster(tmp_path_factory.mktemp("cluster")).start()
-    CLUSTER_URLS.add(cluster.url)
-    yield cluster.url
+    CLUSTER_URLS.update(cluster.urls)
+    yield cluster
     cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def cluster_url(local_cluster: LocalCluster) -> str:
+    """The private cluster's first node (the service finds the others)."""
+    return local_cluster.url
 
 
 REDIS_MODES = ["single", "cluster"]

@@ -32,6 +32,7 @@ from .domain.reports import Reports
 from .metrics import Metrics
 from .storage import schema
 from .storage.embedded import EmbeddedRedis
+from .storage.layout import move_shard_tags
 from .storage.migrations import run_migrations
 from .storage.redis_batches import RedisBatches
 from .storage.redis_client import connect, make_link, make_retry, warn_if_evicting
@@ -61,6 +62,7 @@ async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
     link = None if isinstance(client, Cluster) else make_link(url, settings)  # a cluster: redis-py routes ingest
     try:
         await warn_if_evicting(client)
+        await move_shard_tags(client)  # before anything reads a shard's keys
         app[K.REDIS] = client
         if link is not None:
             app[K.REDIS_LINK] = link

@@ -18,8 +18,33 @@ def shard_of(article_id: str) -> int:
     return zlib.crc32(article_id.encode()) % SHARDS
 
 
-def _tag(shard: int) -> str:
-    return f"{PREFIX}:{{s{shard}}}"
+# Each shard's hash tag is chosen so its slot lies in the middle of the shard's 1/16 of the 16,384 slots
+# (`s<shard>.<n>`, n found by search; tests/unit/test_keys.py checks it): a cluster whose primaries own
+# equal slot ranges, as `redis-cli --cluster create` assigns them, holds 16/N shards on each of up to 16
+# primaries (5, 6, 5 on three). The tags before, `{s<shard>}`, put 6, 6 and 4 on three primaries and used
+# 7 of 16; storage/layout.py renames keys of that layout at start.
+SHARD_TAGS = (
+    "s0.14", "s1.224", "s2.307", "s3.107", "s4.60", "s5.247", "s6.139", "s7.164",
+    "s8.260", "s9.421", "s10.139", "s11.164", "s12.14", "s13.246", "s14.307", "s15.107",
+)
+_TAGS = tuple(f"{PREFIX}:{{{tag}}}" for tag in SHARD_TAGS)
+
+
+def shard_key_prefix(shard: int) -> str:
+    """`eng:{<tag>}`: what every key of a shard starts with."""
+    return _TAGS[shard]
+
+
+_tag = shard_key_prefix
+LEGACY_SHARD_MATCH = f"{PREFIX}:{{s*"  # SCAN pattern of keys under the old tags `{s<shard>}` (and today's)
+
+
+def layout() -> str:
+    """The key layout version this Redis holds, once storage/layout.py checked it (no TTL; gone with the data)."""
+    return f"{PREFIX}:layout"
+
+
+LAYOUT = "2"  # 2: keys under SHARD_TAGS
 
 
 def article(article_id: str) -> str:

@@ -96,15 +96,17 @@ HOT_TTL_S = 8 * 86400
 
 
 def once(article_id: str, metric: str, network: str, limiter: str) -> str:
-    """Marker that a visitor's `metric` on an article (and network) was counted in its window (TTL: the
+    """Marker that a visitor's `metric` on an article (and network) was counted in its window, holding the
+    event marker key and status of the event it counted, so that event needs no marker of its own (TTL: the
     window, VIEW/SHARE/CLICK_PER_VISITOR_S; then the next one counts again)."""
     return f"{_tag(shard_of(article_id))}:once:{article_id}:{metric}:{network}:{limiter}"
 
 
 def rate(shard: int, kind: str, limiter: str, minute: int) -> str:
-    """Counter of a visitor's writes of one kind (endpoint) to a shard's articles in one epoch minute
-    (TTL RATE_TTL_S: the minute plus a margin for clocks of replicas a little apart)."""
-    return f"{_tag(shard)}:rate:{kind}:{limiter}:{minute}"
+    """Hash limiter -> writes of one kind (endpoint) to a shard's articles in one epoch minute, in one of 16
+    buckets by the limiter's first hex digit: a field, not a key with a TTL, per visitor (TTL RATE_TTL_S, renewed
+    per batch: the minute plus a margin for clocks of replicas a little apart)."""
+    return f"{_tag(shard)}:rate:{kind}:{minute}:{limiter[:1]}"
 
 
 RATE_WINDOW_S = 60

@@ -125,7 +125,7 @@ class RedisCounters:
                 if ev.rate_limit:
                     kind = ev.metric.removeprefix("bot_")
                     r = index.setdefault(keys.rate(shard, kind, ev.limiter, ev.minute), len(index) + 1)
-            records.append(f"{number}\x1f{e}\x1f{ev.visitor}\x1f{w}\x1f{r}")
+            records.append(f"{number}\x1f{e}\x1f{ev.visitor}\x1f{w}\x1f{r}\x1f{ev.limiter}")
         batch_keys = list(index)
         args = [str(keys.HOT_TTL_S), "\x1e".join(records), next(self._tokens), str(keys.RATE_TTL_S),
                 "\x1e".join(packed)]

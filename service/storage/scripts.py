@@ -16,7 +16,10 @@ import hashlib
 #       ('1'), window seconds, rate limit (writes per window). (A few arguments, not one per event: less to
 #       pack, send and parse per call.)
 # An event marker holds the token of the call that counted it and the status it got: a retry of that call
-# (its reply timed out) answers that status again, any other call with the id `duplicate`.
+# (its reply timed out) answers that status again, any other call with the id `duplicate`. An event counted
+# in a per-visitor window has no marker of its own: the window key holds its marker's name, the token and
+# the status, and dedupes it as long as the window lasts (retries come within seconds; a marker of 24 h was
+# a key with a TTL per view more).
 # An event over its rate limit is `limited` and counts nothing (no marker: a later retry may count); one
 # inside its visitor's window is counted as `repeat_<metric>` (no trending, no visitor) and is `repeat`.
 # Counter writes are summed over the batch and written once per field at the end (HINCRBY, ZINCRBY, one PFADD
@@ -37,8 +40,17 @@ end
 local infos = {}  -- article reads per batch
 local seen = {}  -- event markers met in this call: a second event with an id is a duplicate, in a retry too
 local deltas, totals, hots, uvs = {}, {}, {}, {}  -- summed counter writes
+local touched = {}  -- rate buckets whose TTL is set
+-- An event's own marker: (`status`, true) if the id is new (marked with it), else (what it answers, false).
+local function dedupe(ev, status, ttl)
+  if redis.call('SET', ev, token .. status, 'NX', 'EX', ttl) then return status, true end
+  local prior = redis.call('GET', ev)
+  if seen[ev] or string.sub(prior, 1, #token) ~= token then return 'duplicate', false end
+  return string.sub(prior, #token + 1), false  -- a retry of the call that counted it: the status it got then
+end
 for record in string.gmatch(ARGV[2], '[^\\30]+') do
-  local hn, e, visitor, w, r = string.match(record, '^(%d+)\\31(%d+)\\31([^\\31]*)\\31(%d+)\\31(%d+)$')
+  local hn, e, visitor, w, r, limiter = string.match(record,
+    '^(%d+)\\31(%d+)\\31([^\\31]*)\\31(%d+)\\31(%d+)\\31([^\\31]*)$')
   local f = heads[tonumber(hn)]
   local id, metric, network, ttl, field = f[5], f[6], f[7], f[9], f[11]
   local ev, window, rate = KEYS[tonumber(e)], tonumber(w), tonumber(r)
@@ -48,9 +60,13 @@ for record in string.gmatch(ARGV[2], '[^\\30]+') do
     infos[f[1] .. '\\31' .. field] = info
   end
   local status = 'ok'
-  if rate > 0 then  -- a new limiter in this minute: one SET; else INCR (the TTL stays)
-    local first = redis.call('SET', KEYS[rate], '1', 'NX', 'EX', rate_ttl)
-    if not first and redis.call('INCR', KEYS[rate]) > f.rate_limit then status = 'limited' end
+  if rate > 0 then  -- the limiter's writes this minute: a field of the minute's bucket, its TTL once a batch
+    local n = redis.call('HINCRBY', KEYS[rate], limiter, 1)
+    if not touched[rate] then
+      redis.call('EXPIRE', KEYS[rate], rate_ttl)
+      touched[rate] = true
+    end
+    if n > f.rate_limit then status = 'limited' end
   end
   local counted = false
   if status == 'limited' then
@@ -58,22 +74,27 @@ for record in string.gmatch(ARGV[2], '[^\\30]+') do
     status = 'unknown'
   elseif info[1] ~= 'published' then
     status = 'gone'
-  elseif ttl ~= '0' and not redis.call('SET', ev, token .. 'ok', 'NX', 'EX', ttl) then
-    local prior = redis.call('GET', ev)
-    if seen[ev] or string.sub(prior, 1, #token) ~= token then
-      status = 'duplicate'
-    else  -- a retry of the call that counted it: the status it got then
-      status = string.sub(prior, #token + 1)
+  elseif window > 0 and ttl ~= '0' then
+    -- the window key holds "token \\31 marker \\31 status" of the event it counted: that event needs no marker
+    local held = token .. '\\31' .. ev .. '\\31'
+    if redis.call('SET', KEYS[window], held .. 'ok', 'NX', 'EX', f[13]) then
+      counted = true
+    else
+      local prior = redis.call('GET', KEYS[window])
+      local t, marker, got = string.match(prior, '^([^\\31]*)\\31([^\\31]*)\\31(.*)$')
+      if marker == ev then  -- the event the window counted
+        status = (seen[ev] or t ~= token) and 'duplicate' or got
+      else
+        status, counted = dedupe(ev, 'repeat', ttl)
+        if counted then metric = 'repeat_' .. metric end
+      end
     end
+    seen[ev] = true
+  elseif ttl ~= '0' then
+    status, counted = dedupe(ev, 'ok', ttl)
     seen[ev] = true
   else
-    seen[ev] = true
     counted = true
-    if window > 0 and not redis.call('SET', KEYS[window], '1', 'NX', 'EX', f[13]) then
-      status = 'repeat'
-      metric = 'repeat_' .. metric
-      if ttl ~= '0' then redis.call('SET', ev, token .. status, 'EX', ttl) end
-    end
   end
   if counted then
     local d = id .. '\\t' .. metric .. '\\t' .. network .. '\\t' .. f[8]

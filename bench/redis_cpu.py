@@ -2,6 +2,8 @@
 
     .venv/bin/python bench/redis_cpu.py                      # private redis-server, one hot article and 500
     .venv/bin/python bench/redis_cpu.py --views 20000 --batches 16 --articles 1
+    .venv/bin/python bench/redis_cpu.py --no-link                 # ingest through redis-py, as on a cluster
+    .venv/bin/python bench/redis_cpu.py --redis-url redis://127.0.0.1:7000   # a cluster node: CPU of all primaries
 
 Views go through `RedisCounters` as the view beacon sends them: a client event id (marker 24 h), a new
 visitor each (its HLL entry, its per-visitor window and rate-limit keys, the defaults' 1800 s and 60/min),
@@ -21,14 +23,13 @@ import tempfile
 import time
 from pathlib import Path
 
-import redis.asyncio as aioredis
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from service.config import Settings
 from service.storage import keys
 from service.storage.embedded import EmbeddedRedis
-from service.storage.redis_client import make_client, make_link
+from service.storage.redis_client import connect, make_link
+from service.storage.redis_cluster import Client, Cluster, pipeline
 from service.storage.redis_counters import Event, RedisCounters
 
 HOUR_S, DAY_S = 3600, 86400
@@ -50,22 +51,25 @@ def views(articles: list[str], n: int, run: str, now: int) -> dict[int, list[Eve
     return out
 
 
-async def seed(client: aioredis.Redis, articles: list[str]) -> None:
-    async with client.pipeline(transaction=False) as pipe:
+async def seed(client: Client, articles: list[str]) -> None:
+    async with pipeline(client) as pipe:
         for a in articles:
             pipe.hset(keys.article(a), mapping={"status": "published", "url": f"https://t4k3.news/{a}", "title": a})
         await pipe.execute()
 
 
-async def cpu(client: aioredis.Redis) -> tuple[float, float]:
-    """(server CPU seconds, EVALSHA microseconds) so far."""
-    info = await client.info("cpu")
-    stats = await client.info("commandstats")
-    script = stats.get("cmdstat_evalsha", {}).get("usec", 0)
-    return float(info["used_cpu_sys"]) + float(info["used_cpu_user"]), float(script)
+async def cpu(client: Client) -> tuple[float, float]:
+    """(server CPU seconds, EVALSHA microseconds) so far, summed over a cluster's primaries."""
+    if isinstance(client, Cluster):
+        infos = list((await client.on_primaries("INFO", "cpu")).values())
+        stats = list((await client.on_primaries("INFO", "commandstats")).values())
+    else:
+        infos, stats = [await client.info("cpu")], [await client.info("commandstats")]
+    seconds = sum(float(i["used_cpu_sys"]) + float(i["used_cpu_user"]) for i in infos)
+    return seconds, float(sum(st.get("cmdstat_evalsha", {}).get("usec", 0) for st in stats))
 
 
-async def measure(counters: RedisCounters, client: aioredis.Redis, articles: list[str], n: int, batch: int,
+async def measure(counters: RedisCounters, client: Client, articles: list[str], n: int, batch: int,
                   run: str) -> tuple[float, float, float]:
     """(server µs per view, script µs per view, views/s seen by the client) for `n` views in batches."""
     counters.max_batch = batch
@@ -89,7 +93,8 @@ async def main() -> None:
     parser.add_argument("--batches", default="1,16,256")
     parser.add_argument("--articles", default="1,500", help="catalog sizes the views spread over")
     parser.add_argument("--rounds", type=int, default=1, help="repeat every setting this often, alternating")
-    parser.add_argument("--redis-url", default=None, help="a running Redis (default: a private redis-server)")
+    parser.add_argument("--redis-url", default=None, help="a running Redis or cluster node (default: a private one)")
+    parser.add_argument("--no-link", action="store_true", help="ingest through redis-py, not the lean link")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as work:
         embedded = None
@@ -98,11 +103,12 @@ async def main() -> None:
             embedded = EmbeddedRedis(Path(work) / "redis")
             url = await embedded.start()
         settings = Settings(redis_url=url)
-        client = make_client(url, settings)
-        link = make_link(url, settings)
+        client = await connect(url, settings)
+        link = None if args.no_link or isinstance(client, Cluster) else make_link(url, settings)
         counters = RedisCounters(client, link=link)
         try:
-            print(f"redis {url}, link {'on' if link else 'off'}, {args.views} views per setting")
+            kind = f"cluster of {len(client.primaries())}" if isinstance(client, Cluster) else "redis"
+            print(f"{kind} {url}, link {'on' if link else 'off'}, {args.views} views per setting")
             print(f"{'articles':>8} {'batch':>5} {'server µs/view':>15} {'script µs/view':>15} {'views/s':>9}")
             for round_ in range(args.rounds):
                 for size in map(int, args.articles.split(",")):

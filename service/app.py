@@ -7,7 +7,8 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from functools import partial
 
 from aiohttp import web
 
@@ -39,11 +40,13 @@ from .metrics import Metrics
 from .storage.durable_open import open_durable
 from .storage.embedded import EmbeddedRedis
 from .storage.flush_status import FlushStatus
+from .storage.layout import move_shard_tags
 from .storage.lease import RedisLease
 from .storage.migrations import run_migrations
 from .storage.ops_store import OpsStore
 from .storage.redis_batches import RedisBatches
-from .storage.redis_client import make_client, make_link, make_retry, warn_if_evicting
+from .storage.redis_client import connect, make_link, make_retry, warn_if_evicting
+from .storage.redis_cluster import Cluster, ping_all
 from .storage.redis_counters import RedisCounters
 from .storage.redis_index import RedisIndex
 from .storage.related_claims import RelatedClaims, RelatedGeneration
@@ -76,12 +79,14 @@ async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
         url = await embedded.start()
         supervisor = asyncio.create_task(embedded.supervise())  # restarts a server that died
         app[K.EMBEDDED] = embedded
-    client = make_client(url, settings)
-    link = make_link(url, settings)
+    client = await connect(url, settings)
+    link = None if isinstance(client, Cluster) else make_link(url, settings)  # a cluster: redis-py routes ingest
     try:
-        await client.ping()
         await warn_if_evicting(client)
+        await move_shard_tags(client)  # before anything reads a shard's keys
         app[K.REDIS] = client
+        ping: Callable[[], Awaitable[None]] = partial(ping_all, client)
+        app[K.REDIS_PING] = ping
         if link is not None:
             app[K.REDIS_LINK] = link
         yield

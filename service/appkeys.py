@@ -5,10 +5,10 @@ Every `web.AppKey` of the service is here; `app.py` fills them in one order.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 import aiosqlite
-import redis.asyncio as aioredis
 from aiohttp import web
 
 from .config import Settings
@@ -24,6 +24,7 @@ from .domain.worker_lease import WorkerLease
 from .metrics import Metrics
 from .storage.durable import ArticleStore, Durable
 from .storage.embedded import EmbeddedRedis
+from .storage.redis_cluster import Client
 from .storage.redis_link import RedisLink
 
 if TYPE_CHECKING:  # the edge's objects: their own modules read these keys, so a runtime import would be a cycle
@@ -43,7 +44,8 @@ ROUTES: web.AppKey[Routes] = web.AppKey("routes")
 
 # resources, opened by the cleanup contexts
 EMBEDDED = web.AppKey("embedded_redis", EmbeddedRedis)  # only without REDIS_URL
-REDIS = web.AppKey("redis", aioredis.Redis)
+REDIS = web.AppKey[Client]("redis")  # one Redis, or a Redis Cluster
+REDIS_PING: web.AppKey[Callable[[], Awaitable[None]]] = web.AppKey("redis_ping")  # every primary of a cluster
 REDIS_LINK = web.AppKey("redis_link", RedisLink)  # absent for TLS URLs
 DURABLE: web.AppKey[Durable] = web.AppKey("durable")  # SQLite or PostgreSQL (DATABASE_URL)
 DB = web.AppKey("db", aiosqlite.Connection)  # the SQLite store's connection; absent with PostgreSQL

@@ -17,6 +17,7 @@ from aiohttp.test_utils import TestClient
 from service.app import create_app
 from service.config import Settings
 from service.storage.embedded import find_redis_server
+from tests.cluster import LocalCluster
 from tests.pg import PostgresServer, create_database
 
 ADMIN = "test-admin-token"
@@ -83,10 +84,41 @@ async def pg_url(pg_server: PostgresServer) -> str:
     return await create_database(pg_server)
 
 
+CLUSTER_URLS: set[str] = set()  # the URLs of clusters the fixtures started
+
+
+@pytest.fixture(scope="session")
+def local_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    """A private 3-master Redis Cluster."""
+    cluster = LocalCluster(tmp_path_factory.mktemp("cluster")).start()
+    CLUSTER_URLS.update(cluster.urls)
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def cluster_url(local_cluster: LocalCluster) -> str:
+    """The private cluster's first node (the service finds the others)."""
+    return local_cluster.url
+
+
+REDIS_MODES = ["single", "cluster"]
+
+
+def redis_url_of(request: pytest.FixtureRequest, single_url: str) -> str:
+    """For a module's `redis_url` fixture parametrised over REDIS_MODES: one Redis, or the cluster."""
+    return single_url if request.param == "single" else str(request.getfixturevalue("cluster_url"))
+
+
+def sync_client(url: str) -> Any:
+    """A blocking client for tests: redis-py's RedisCluster on a cluster (commands routed by key)."""
+    return redis.RedisCluster.from_url(url) if url in CLUSTER_URLS else redis.Redis.from_url(url)
+
+
 @pytest.fixture
 def redis_sync(redis_url: str) -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(redis_url)
-    client.flushall()
+    client = sync_client(redis_url)
+    client.flushall()  # a cluster: on every primary
     yield client
     client.close()
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from aiohttp import hdrs, web
 
-from ..appkeys import DURABLE, LEASE, REDIS, SETTINGS
+from ..appkeys import DURABLE, LEASE, REDIS_PING, SETTINGS
 from .edge import routes
 from .errors import RETRY_AFTER_S
 
@@ -30,7 +30,7 @@ async def readyz(request: web.Request) -> web.Response:
     app = request.app
     seconds = app[SETTINGS].readyz_timeout_s
     durable = app[DURABLE]  # the database this process uses: "sqlite" or "postgres"
-    redis, database = await asyncio.gather(_check(app[REDIS].ping(), seconds), _check(durable.ping(), seconds))
+    redis, database = await asyncio.gather(_check(app[REDIS_PING](), seconds), _check(durable.ping(), seconds))
     checks = {"redis": redis, durable.kind: database}
     ready = all(v == "ok" for v in checks.values())
     body = {"status": "ready" if ready else "not_ready", "checks": checks, **await _worker(app, seconds)}

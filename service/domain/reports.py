@@ -8,12 +8,12 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-import redis.asyncio as aioredis
 from pydantic import BaseModel, ConfigDict, model_validator
 
 from ..moments import Moment, from_epoch, rfc3339
 from ..storage import keys
 from ..storage.durable import ReportReader
+from ..storage.redis_cluster import Client, pipeline
 from .clock import Clock, epoch_hour, utcnow
 from .errors import InvalidInput
 
@@ -41,7 +41,7 @@ class SeriesQuery(BaseModel):
 class Reports:
     """Merges exact recent hours from Redis with the durable buckets in SQLite."""
 
-    def __init__(self, redis: aioredis.Redis, reports: ReportReader, clock: Clock = utcnow) -> None:
+    def __init__(self, redis: Client, reports: ReportReader, clock: Clock = utcnow) -> None:
         self.redis = redis
         self.sql = reports
         self.clock = clock
@@ -80,7 +80,7 @@ class Reports:
         if not hours:
             return {}
         shard = keys.shard_of(article_id)
-        async with self.redis.pipeline(transaction=False) as pipe:
+        async with pipeline(self.redis) as pipe:
             for hour in hours:
                 pipe.zscore(keys.hot(shard, metric, hour), article_id)
             scores = await pipe.execute()

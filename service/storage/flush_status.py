@@ -6,9 +6,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-import redis.asyncio as aioredis
-
 from . import keys
+from .redis_cluster import Client
 
 
 @dataclass(frozen=True)
@@ -21,7 +20,7 @@ class SharedFlush:
 class FlushStatus:
     """Write after each successful flush; read by the ops view of any process."""
 
-    def __init__(self, redis: aioredis.Redis) -> None:
+    def __init__(self, redis: Client) -> None:
         self.redis = redis
 
     async def record(self, last_success: float, report: dict[str, Any], holder: str) -> None:

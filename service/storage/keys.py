@@ -18,8 +18,33 @@ def shard_of(article_id: str) -> int:
     return zlib.crc32(article_id.encode()) % SHARDS
 
 
-def _tag(shard: int) -> str:
-    return f"{PREFIX}:{{s{shard}}}"
+# Each shard's hash tag is chosen so its slot lies in the middle of the shard's 1/16 of the 16,384 slots
+# (`s<shard>.<n>`, n found by search; tests/unit/test_keys.py checks it): a cluster whose primaries own
+# equal slot ranges, as `redis-cli --cluster create` assigns them, holds 16/N shards on each of up to 16
+# primaries (5, 6, 5 on three). The tags before, `{s<shard>}`, put 6, 6 and 4 on three primaries and used
+# 7 of 16; storage/layout.py renames keys of that layout at start.
+SHARD_TAGS = (
+    "s0.14", "s1.224", "s2.307", "s3.107", "s4.60", "s5.247", "s6.139", "s7.164",
+    "s8.260", "s9.421", "s10.139", "s11.164", "s12.14", "s13.246", "s14.307", "s15.107",
+)
+_TAGS = tuple(f"{PREFIX}:{{{tag}}}" for tag in SHARD_TAGS)
+
+
+def shard_key_prefix(shard: int) -> str:
+    """`eng:{<tag>}`: what every key of a shard starts with."""
+    return _TAGS[shard]
+
+
+_tag = shard_key_prefix
+LEGACY_SHARD_MATCH = f"{PREFIX}:{{s*"  # SCAN pattern of keys under the old tags `{s<shard>}` (and today's)
+
+
+def layout() -> str:
+    """The key layout version this Redis holds, once storage/layout.py checked it (no TTL; gone with the data)."""
+    return f"{PREFIX}:layout"
+
+
+LAYOUT = "2"  # 2: keys under SHARD_TAGS
 
 
 def article(article_id: str) -> str:
@@ -71,15 +96,17 @@ HOT_TTL_S = 8 * 86400
 
 
 def once(article_id: str, metric: str, network: str, limiter: str) -> str:
-    """Marker that a visitor's `metric` on an article (and network) was counted in its window (TTL: the
+    """Marker that a visitor's `metric` on an article (and network) was counted in its window, holding the
+    event marker key and status of the event it counted, so that event needs no marker of its own (TTL: the
     window, VIEW/SHARE/CLICK_PER_VISITOR_S; then the next one counts again)."""
     return f"{_tag(shard_of(article_id))}:once:{article_id}:{metric}:{network}:{limiter}"
 
 
 def rate(shard: int, kind: str, limiter: str, minute: int) -> str:
-    """Counter of a visitor's writes of one kind (endpoint) to a shard's articles in one epoch minute
-    (TTL RATE_TTL_S: the minute plus a margin for clocks of replicas a little apart)."""
-    return f"{_tag(shard)}:rate:{kind}:{limiter}:{minute}"
+    """Hash limiter -> writes of one kind (endpoint) to a shard's articles in one epoch minute, in one of 16
+    buckets by the limiter's first hex digit: a field, not a key with a TTL, per visitor (TTL RATE_TTL_S, renewed
+    per batch: the minute plus a margin for clocks of replicas a little apart)."""
+    return f"{_tag(shard)}:rate:{kind}:{minute}:{limiter[:1]}"
 
 
 RATE_WINDOW_S = 60

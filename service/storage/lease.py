@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import redis.asyncio as aioredis
-
 from . import keys
+from .redis_cluster import Client
 
 # KEYS: the lease. ARGV: the holder's value, TTL in ms. Extends the lease only while this holder has it.
 RENEW = """
@@ -41,7 +40,7 @@ class LeaseHolder:
 class RedisLease:
     """Acquire / renew / release / read of the lease key; the caller supplies the value and the TTL."""
 
-    def __init__(self, redis: aioredis.Redis, key: str = keys.worker_lease()) -> None:
+    def __init__(self, redis: Client, key: str = keys.worker_lease()) -> None:
         self.redis = redis
         self.key = key
         self._renew = redis.register_script(RENEW)
@@ -59,10 +58,8 @@ class RedisLease:
         return bool(await self._release(keys=[self.key], args=[value]))
 
     async def holder(self) -> LeaseHolder | None:
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.get(self.key)
-            pipe.pttl(self.key)
-            raw, ttl = await pipe.execute()
+        raw = await self.redis.get(self.key)  # two calls, not a transaction: on a cluster too; an expiry in
+        ttl = await self.redis.pttl(self.key)  # between reads as a TTL of 0
         if raw is None:
             return None
         value = raw.decode() if isinstance(raw, bytes) else str(raw)

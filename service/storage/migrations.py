@@ -11,10 +11,12 @@ no-op. Until a code is moved, a click on it still resolves through SQLite.
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
 
-import redis.asyncio as aioredis
+from redis.asyncio.cluster import ClusterNode
 
 from . import keys
+from .redis_cluster import Client, Cluster, pipeline
 from .redis_index import code_target_value
 
 log = logging.getLogger(__name__)
@@ -22,7 +24,7 @@ BATCH = 500  # legacy keys read, moved and deleted per step (SCAN COUNT)
 _USES = ("share", "click", "bot_click")
 
 
-async def run_migrations(redis: aioredis.Redis) -> None:
+async def run_migrations(redis: Client) -> None:
     """Every migration, logged; a failure is logged and left for the next start to resume."""
     try:
         moved, dropped = await migrate_share_codes(redis)
@@ -34,35 +36,48 @@ async def run_migrations(redis: aioredis.Redis) -> None:
                  moved, dropped)
 
 
-async def migrate_share_codes(redis: aioredis.Redis, batch: int = BATCH) -> tuple[int, int]:
+async def migrate_share_codes(redis: Client, batch: int = BATCH) -> tuple[int, int]:
     """Legacy one-key-per-code share codes into keys.codes(); (moved, dropped unused)."""
     if await redis.exists(keys.codes_migrated()):
         return 0, 0
     moved = dropped = 0
-    cursor = 0
-    while True:
-        cursor, found = await redis.scan(cursor, match=keys.LEGACY_CODES_MATCH, count=batch)
-        if found:
-            kept, gone = await _migrate_batch(redis, [_str(k) for k in found])
-            moved, dropped = moved + kept, dropped + gone
-        if cursor == 0:
-            break
+    async for found in _legacy_keys(redis, batch):
+        kept, gone = await _migrate_batch(redis, found)
+        moved, dropped = moved + kept, dropped + gone
     await redis.set(keys.codes_migrated(), "1")
     return moved, dropped
 
 
-async def _migrate_batch(redis: aioredis.Redis, legacy: list[str]) -> tuple[int, int]:
-    async with redis.pipeline(transaction=False) as pipe:
+async def _legacy_keys(redis: Client, batch: int) -> AsyncIterator[list[str]]:
+    """Legacy code keys a SCAN step at a time: of every primary of a cluster (each holds some), else of the one."""
+    nodes: list[ClusterNode | None] = list(redis.primaries()) if isinstance(redis, Cluster) else [None]
+    for node in nodes:
+        cursor = 0
+        while True:
+            if node is None:
+                cursor, found = await redis.scan(cursor, match=keys.LEGACY_CODES_MATCH, count=batch)
+            else:  # redis-py answers ({node: cursor}, keys) for a SCAN sent to one node
+                cursors, found = await redis.execute_command(
+                    "SCAN", cursor, "MATCH", keys.LEGACY_CODES_MATCH, "COUNT", batch, target_nodes=node)
+                cursor = int(next(iter(cursors.values())))
+            if found:
+                yield [_str(k) for k in found]
+            if cursor == 0:
+                break
+
+
+async def _migrate_batch(redis: Client, legacy: list[str]) -> tuple[int, int]:
+    async with pipeline(redis) as pipe:
         for key in legacy:
             pipe.hmget(key, ["a", "n"])
         targets = await pipe.execute()
     valid = [(key, _str(a), _str(n)) for key, (a, n) in zip(legacy, targets, strict=True) if a and n]
-    async with redis.pipeline(transaction=False) as pipe:
+    async with pipeline(redis) as pipe:
         for _key, article_id, network in valid:
             pipe.hmget(keys.totals(article_id), [f"{use}\t{network}" for use in _USES])
         counts = await pipe.execute()
     kept = 0
-    async with redis.pipeline(transaction=False) as pipe:
+    async with pipeline(redis) as pipe:
         for (key, article_id, network), uses in zip(valid, counts, strict=True):
             if any(int(n or 0) for n in uses):
                 code = key.removeprefix(keys.legacy_code(""))

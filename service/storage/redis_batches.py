@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import redis.asyncio as aioredis
-
 from . import keys
+from .redis_cluster import Client, pipeline
 from .scripts import ACK, SEAL
 
 
 class RedisBatches:
     """Seal / read / ack of delta batches, one shard at a time."""
 
-    def __init__(self, redis: aioredis.Redis) -> None:
+    def __init__(self, redis: Client) -> None:
         self.redis = redis
         self._seal = redis.register_script(SEAL)
         self._ack = redis.register_script(ACK)
@@ -38,7 +37,7 @@ class RedisBatches:
 
     async def visitor_counts(self, pairs: Sequence[tuple[str, int]]) -> list[int]:
         """PFCOUNT of each (article, day) visitor HLL."""
-        async with self.redis.pipeline(transaction=False) as pipe:
+        async with pipeline(self.redis) as pipe:
             for article_id, day in pairs:
                 pipe.pfcount(keys.visitors(article_id, day))
             return [int(n) for n in await pipe.execute()]
@@ -54,7 +53,7 @@ class RedisBatches:
 
     async def pending_count(self) -> tuple[int, int]:
         """(pending batches, live delta fields) over all shards."""
-        async with self.redis.pipeline(transaction=False) as pipe:
+        async with pipeline(self.redis) as pipe:
             for shard in range(keys.SHARDS):
                 pipe.scard(keys.pending(shard))
                 pipe.hlen(keys.delta(shard))

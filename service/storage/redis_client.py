@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
@@ -15,6 +15,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ..config import Settings
+from .redis_cluster import Client, Cluster, cluster_enabled
 from .redis_link import RedisLink, supports
 
 log = logging.getLogger(__name__)
@@ -97,15 +98,73 @@ def make_client(url: str, settings: Settings) -> aioredis.Redis:
     return aioredis.Redis(connection_pool=pool)
 
 
-async def warn_if_evicting(client: aioredis.Redis) -> str | None:
-    """Log a warning when Redis may evict keys (it would silently drop counters)."""
+def make_cluster(url: str, settings: Settings) -> Cluster:
+    """A RedisCluster from any node's URL (the others are found from it), with the same bounds."""
+    cluster = cast(Cluster, Cluster.from_url(  # cls(...): a Cluster, though typed as RedisCluster
+        url,
+        protocol=2,
+        decode_responses=False,
+        socket_timeout=_bounded(settings.redis_socket_timeout_s, settings),
+        socket_connect_timeout=_bounded(settings.redis_connect_timeout_s, settings),
+        health_check_interval=settings.redis_health_check_interval_s,
+        retry=make_retry(settings),
+        max_connections=256,
+    ))
+    cluster.request_timeout_s = settings.redis_request_timeout_s
+    return cluster
+
+
+async def connect(url: str, settings: Settings) -> Client:
+    """A client for the Redis at `url`, answering PING: a RedisCluster, initialised, when that node is part
+    of a cluster (redis-py#3935: a cluster used before `initialize` can fail its first commands)."""
+    client = make_client(url, settings)
     try:
-        reply = await client.config_get("maxmemory-policy")
+        async with asyncio.timeout(settings.redis_request_timeout_s):
+            await client.ping()
+            clustered = await cluster_enabled(client)
+    except BaseException:
+        await client.aclose()
+        raise
+    if not clustered:
+        return client
+    await client.aclose()
+    if not url.startswith(("redis://", "rediss://")):
+        raise ValueError(f"Redis at {url} is a cluster node: give it as redis:// or rediss://host:port")
+    cluster = make_cluster(url, settings)
+    try:
+        async with asyncio.timeout(settings.redis_request_timeout_s + settings.redis_connect_timeout_s):
+            await cluster.initialize()
+        log.info("Redis Cluster at %s: %d primaries", url, len(cluster.primaries()))
+    except BaseException:
+        await cluster.aclose()
+        raise
+    return cluster
+
+
+async def _policies(client: Client) -> list[object]:
+    if isinstance(client, Cluster):
+        replies = await client.on_primaries("CONFIG GET", "maxmemory-policy")
+        failed = [r for r in replies.values() if isinstance(r, BaseException)]
+        if failed:
+            raise failed[0]
+        return [_field(r, "maxmemory-policy") for r in replies.values()]
+    return [_field(await client.config_get("maxmemory-policy"), "maxmemory-policy")]
+
+
+def _field(reply: Any, name: str) -> object:
+    raw = {(k.decode() if isinstance(k, bytes) else str(k)): v for k, v in dict(reply).items()}
+    value = raw.get(name)
+    return value.decode() if isinstance(value, bytes) else value
+
+
+async def warn_if_evicting(client: Client) -> str | None:
+    """Log a warning when Redis (any primary of a cluster) may evict keys (it would silently drop counters)."""
+    try:
+        policies = await _policies(client)
     except aioredis.RedisError:
         return None  # CONFIG disabled on managed Redis: nothing to check
-    raw = {(k.decode() if isinstance(k, bytes) else str(k)): v for k, v in reply.items()}
-    policy = raw.get("maxmemory-policy")
-    value = policy.decode() if isinstance(policy, bytes) else policy
-    if value and value != "noeviction":
-        log.warning("redis maxmemory-policy is %r, not 'noeviction': counters may be evicted", value)
-    return value
+    evicting = sorted({str(p) for p in policies if p and p != "noeviction"})
+    if evicting:
+        log.warning("redis maxmemory-policy is %r, not 'noeviction': counters may be evicted", ",".join(evicting))
+        return ",".join(evicting)
+    return str(policies[0]) if policies and policies[0] else None

@@ -12,12 +12,12 @@ import itertools
 import os
 from typing import NamedTuple
 
-import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import NoScriptError
 
 from . import keys
+from .redis_cluster import Client, pipeline
 from .redis_link import RedisLink, pack
 from .scripts import INGEST
 
@@ -64,7 +64,7 @@ class RedisCounters:
     """Counting adapter; the caller supplies ids and clock values."""
 
     def __init__(
-        self, redis: aioredis.Redis, max_batch: int = 256, link: RedisLink | None = None, retry: Retry | None = None
+        self, redis: Client, max_batch: int = 256, link: RedisLink | None = None, retry: Retry | None = None
     ) -> None:
         """`link`: the connection the ingest script goes over (redis-py's pool without one); `retry`: how
         often a script call that failed on the connection is repeated (safe: events carry ids)."""
@@ -105,15 +105,18 @@ class RedisCounters:
 
     async def _send(self, shard: int, batch: list[Pending]) -> None:
         index: dict[str, int] = {keys.delta(shard): 1}
-        heads: dict[tuple[str, str, str, int, int, int, str, int, int], tuple[str, str]] = {}  # packed once
+        heads: dict[tuple[str, str, str, int, int, int, str, int, int], tuple[int, str]] = {}  # packed once
+        packed: list[str] = []
         records: list[str] = []
         for ev, field, _future in batch:
             group = (ev.article_id, ev.metric, ev.network, ev.hour, ev.event_ttl, ev.day, field, ev.window_s,
                      ev.rate_limit)
             found = heads.get(group)
             if found is None:
-                found = heads[group] = self._head(index, shard, ev, field)
-            head, marker_prefix = found
+                head, marker_prefix = self._head(index, shard, ev, field)
+                packed.append(head)
+                found = heads[group] = (len(packed), marker_prefix)
+            number, marker_prefix = found
             e = index.setdefault(marker_prefix + ev.event_id, len(index) + 1)
             w = r = 0
             if ev.limiter:
@@ -122,9 +125,10 @@ class RedisCounters:
                 if ev.rate_limit:
                     kind = ev.metric.removeprefix("bot_")
                     r = index.setdefault(keys.rate(shard, kind, ev.limiter, ev.minute), len(index) + 1)
-            records.append(f"{head}{e}\x1f{ev.visitor}\x1f{w}\x1f{r}")
+            records.append(f"{number}\x1f{e}\x1f{ev.visitor}\x1f{w}\x1f{r}\x1f{ev.limiter}")
         batch_keys = list(index)
-        args = [str(keys.HOT_TTL_S), "\x1e".join(records), next(self._tokens), str(keys.RATE_TTL_S)]
+        args = [str(keys.HOT_TTL_S), "\x1e".join(records), next(self._tokens), str(keys.RATE_TTL_S),
+                "\x1e".join(packed)]
         try:
             if self._link is None:
                 reply = await self._ingest(keys=batch_keys, args=args)
@@ -149,8 +153,8 @@ class RedisCounters:
                 future.set_result(result)
 
     def _head(self, index: dict[str, int], shard: int, ev: Event, field: str) -> tuple[str, str]:
-        """The fields a record shares with the batch's other events of its article, metric and hour, and the
-        article's event-marker key prefix."""
+        """The head: the fields an event shares with the batch's other events of its article, metric and hour;
+        and the article's event-marker key prefix."""
         art, tot, ev_prefix, uv_prefix = self._article_keys(ev.article_id)
         a = index.setdefault(art, len(index) + 1)
         t = index.setdefault(tot, len(index) + 1)
@@ -158,7 +162,7 @@ class RedisCounters:
         h = index.setdefault(keys.hot(shard, ev.metric, ev.hour), len(index) + 1)
         hot = "1" if ev.metric in HOT_METRICS else "0"
         head = (f"{a}\x1f{t}\x1f{u}\x1f{h}\x1f{ev.article_id}\x1f{ev.metric}\x1f{ev.network}\x1f{ev.hour}\x1f"
-                f"{ev.event_ttl}\x1f{ev.day}\x1f{field}\x1f{hot}\x1f{ev.window_s}\x1f{ev.rate_limit}\x1f")
+                f"{ev.event_ttl}\x1f{ev.day}\x1f{field}\x1f{hot}\x1f{ev.window_s}\x1f{ev.rate_limit}")
         return head, ev_prefix
 
     async def _over_link(self, command: bytes) -> list[bytes | None]:
@@ -190,7 +194,7 @@ class RedisCounters:
 
     async def read(self, article_ids: list[str], today: int) -> dict[str, tuple[str | None, dict[str, int], int]]:
         """Per article: (status, totals by `metric\\tnetwork`, unique visitors over all days)."""
-        async with self.redis.pipeline(transaction=False) as pipe:
+        async with pipeline(self.redis) as pipe:
             for a in article_ids:
                 pipe.hget(keys.article(a), "status")
                 pipe.hgetall(keys.totals(a))

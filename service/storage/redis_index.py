@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 
-import redis.asyncio as aioredis
-
 from ..records import Article
 from . import keys
+from .redis_cluster import Client, pipeline, queue_script
 from .scripts import SEED
 
 # Articles per pipeline: packing and parsing one runs on the event loop without a break (about 11
@@ -41,7 +40,7 @@ def code_field(network: str) -> str:
 class RedisIndex:
     """Writes and reads of the catalog index; every write is idempotent."""
 
-    def __init__(self, redis: aioredis.Redis) -> None:
+    def __init__(self, redis: Client) -> None:
         self.redis = redis
         self._seed = redis.register_script(SEED)
 
@@ -56,11 +55,11 @@ class RedisIndex:
             await self._put(items[start : start + PUT_CHUNK])
 
     async def _put(self, articles: list[tuple[Article, str | None, Mapping[str, str], Mapping[str, int]]]) -> None:
-        async with self.redis.pipeline(transaction=False) as pipe:
+        async with pipeline(self.redis) as pipe:
             for article, canonical, codes, totals in articles:
                 art_key = keys.article(article.id)
                 pipe.delete(art_key)
-                pipe.hset(art_key, mapping=_article_fields(article, codes))  # type: ignore[arg-type]
+                pipe.hset(art_key, mapping=_article_fields(article, codes))
                 for network, code in codes.items():
                     pipe.hset(keys.codes(keys.code_shard(code)), code, code_target_value(article.id, network))
                 if canonical is not None:
@@ -68,7 +67,7 @@ class RedisIndex:
                 flat: list[str | int] = []
                 for field, n in totals.items():
                     flat += [field, n]
-                await self._seed(keys=[keys.totals(article.id)], args=flat, client=pipe)
+                await queue_script(pipe, self._seed, [keys.totals(article.id)], flat)
             await pipe.execute()
 
     async def article_at(self, canonical: str) -> tuple[str, str] | None:
@@ -93,7 +92,7 @@ class RedisIndex:
 
     async def add_code(self, article_id: str, network: str, code: str) -> None:
         """An article's first share on a network: its code into the article hash and the codes hash."""
-        async with self.redis.pipeline(transaction=False) as pipe:
+        async with pipeline(self.redis) as pipe:
             pipe.hset(keys.article(article_id), code_field(network), code)
             pipe.hset(keys.codes(keys.code_shard(code)), code, code_target_value(article_id, network))
             await pipe.execute()
@@ -104,14 +103,14 @@ class RedisIndex:
 
     async def missing_shards(self) -> list[int]:
         """Shards whose seeded marker is gone: Redis lost its data since they were rebuilt."""
-        async with self.redis.pipeline(transaction=False) as pipe:
+        async with pipeline(self.redis) as pipe:
             for shard in range(keys.SHARDS):
                 pipe.exists(keys.seeded(shard))
             found = await pipe.execute()
         return [shard for shard, ok in enumerate(found) if not ok]
 
     async def mark_seeded(self, shards: Iterable[int]) -> None:
-        async with self.redis.pipeline(transaction=False) as pipe:
+        async with pipeline(self.redis) as pipe:
             for shard in shards:
                 pipe.set(keys.seeded(shard), "1")
             await pipe.execute()

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import redis.asyncio as aioredis
-
 from . import keys
+from .redis_cluster import Client
 
 # KEYS: the pending set, its publish-time order, the bulk marker, the claims. ARGV: count, '1' for none during
 # a bulk import, now (ms), claim deadline (ms). Claims and returns id, sequence pairs of the earliest published
@@ -64,7 +63,7 @@ def _text(value: Any) -> str:
 class RelatedClaims:
     """Claim queued builds (built lists drop their claim in the index's DONE script); the caller gives times."""
 
-    def __init__(self, redis: aioredis.Redis) -> None:
+    def __init__(self, redis: Client) -> None:
         self.redis = redis
         self._claim = redis.register_script(CLAIM)
         self._claim_one = redis.register_script(CLAIM_ONE)
@@ -91,7 +90,7 @@ class RelatedClaims:
 class RelatedGeneration:
     """The index generation: bumped by writers, polled by every replica."""
 
-    def __init__(self, redis: aioredis.Redis) -> None:
+    def __init__(self, redis: Client) -> None:
         self.redis = redis
 
     async def bump(self) -> int:

@@ -13,12 +13,12 @@ from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Se
 from functools import partial
 from typing import Any, TypeVar
 
-import redis.asyncio as aioredis
 from redis.exceptions import NoScriptError
 
 from ..moments import clamp_epoch
 from ..records import NETWORKS, Doc
 from . import keys
+from .redis_cluster import Client, pipeline
 from .related_lua import DONE, NEAR, PENDING, PUSH, SCRIPTS, STORE, SWAP, TERM_DF, sha
 from .related_records import (
     SEP_BYTES,
@@ -95,7 +95,7 @@ def _meta(article_id: str, values: Sequence[Any], totals: Sequence[Any] | None =
 class RelatedIndex:
     """Reads and writes of the related index; the caller supplies ids, clocks and scores."""
 
-    def __init__(self, redis: aioredis.Redis) -> None:
+    def __init__(self, redis: Client) -> None:
         self.redis = redis
         self._tags: dict[bytes, str] = {}  # tag keys as read, decoded once: candidates share them
 
@@ -105,7 +105,7 @@ class RelatedIndex:
         Every queued write is idempotent, so running the pipeline again after NOSCRIPT is safe.
         """
         for attempt in (1, 2):
-            async with self.redis.pipeline(transaction=False) as pipe:
+            async with pipeline(self.redis) as pipe:
                 queue(pipe)
                 try:
                     return list(await pipe.execute())
@@ -136,7 +136,7 @@ class RelatedIndex:
         w = Writes()
         for change in changes:
             w.add(change, queued, posted)
-        async with self.redis.pipeline(transaction=False) as pipe:
+        async with pipeline(self.redis) as pipe:
             for key, ids in sorted(w.untagged.items()):
                 pipe.zrem(key, *ids)
             for section, ids in sorted(w.unsectioned.items()):
@@ -160,7 +160,7 @@ class RelatedIndex:
                 pipe.zadd(key, members)
                 pipe.zremrangebyrank(key, 0, -(recent_cap + 1))
             for shard, unbuilt in sorted(w.unbuilt.items()):
-                pipe.hset(keys.related_built(shard), mapping=unbuilt)  # type: ignore[arg-type]
+                pipe.hset(keys.related_built(shard), mapping=unbuilt)
             shards = sorted({keys.shard_of(c.article_id) for c in changes})
             for shard in shards:
                 pipe.hlen(keys.related_docs(shard))
@@ -172,7 +172,7 @@ class RelatedIndex:
 
     async def unlist(self, article_id: str, owners: Iterable[bytes]) -> None:
         """Remove an article from other articles' candidate lists."""
-        async with self.redis.pipeline(transaction=False) as pipe:
+        async with pipeline(self.redis) as pipe:
             for owner in owners:
                 pipe.zrem(keys.related_candidates(owner.decode()), article_id)
             await pipe.execute()
@@ -180,7 +180,7 @@ class RelatedIndex:
     async def pool(self, postings: Iterable[str], around: int, per_tag: int) -> tuple[int, list[Around]]:
         """(index sequence, per postings key the `per_tag` entries before or at `around` going back and the
         `per_tag` after it going forward: the nearest in time are among them)."""
-        async with self.redis.pipeline(transaction=False) as pipe:
+        async with pipeline(self.redis) as pipe:
             pipe.get(keys.related_seq())  # read before the postings: the build has seen everything up to it
             for key in sorted(postings):
                 # raw WITHSCORES replies: redis-py's per-score float callbacks cost more than the read
@@ -197,7 +197,7 @@ class RelatedIndex:
         if not by_shard:
             return {}
         groups = [(shard, ids[i : i + 500]) for shard, ids in by_shard.items() for i in range(0, len(ids), 500)]
-        async with self.redis.pipeline(transaction=False) as pipe:
+        async with pipeline(self.redis) as pipe:
             for shard, ids in groups:  # moderate commands: redis-py packs huge ones slowly
                 pipe.hmget(keys.related_docs(shard), ids)
                 pipe.hmget(keys.related_built(shard), ids)
@@ -232,7 +232,7 @@ class RelatedIndex:
         tag = self._tag
         out: dict[bytes, Candidate] = {}
         for part in _bounded(groups, lambda group: len(group[1])):
-            async with self.redis.pipeline(transaction=False) as pipe:
+            async with pipeline(self.redis) as pipe:
                 for shard, ids in part:
                     pipe.hmget(keys.related_docs(shard), ids)
                     pipe.hmget(keys.related_built(shard), ids)
@@ -278,7 +278,7 @@ class RelatedIndex:
         (popularity inputs except for the `known` ones)."""
         shard = keys.shard_of(article_id)
         known = {a for a in hinted if a in known}  # decided once: the replies must line up
-        async with self.redis.pipeline(transaction=False) as pipe:
+        async with pipeline(self.redis) as pipe:
             pipe.hmget(keys.article(article_id), META_FIELDS)
             pipe.hexists(keys.related_docs(shard), article_id)
             pipe.hget(keys.related_built(shard), article_id)
@@ -297,7 +297,7 @@ class RelatedIndex:
         if not article_ids:
             return {}
         known = {a for a in article_ids if a in known}  # decided once: the replies must line up
-        async with self.redis.pipeline(transaction=False) as pipe:
+        async with pipeline(self.redis) as pipe:
             self._queue_meta(pipe, article_ids, known)
             replies = await pipe.execute()
         return self._parse_meta(article_ids, known, replies)
@@ -328,7 +328,7 @@ class RelatedIndex:
         if section:
             sources.append(keys.related_section(section))
         sources.append(keys.related_recent())
-        async with self.redis.pipeline(transaction=False) as pipe:
+        async with pipeline(self.redis) as pipe:
             for key in sources:
                 pipe.zrevrangebyscore(key, newest, oldest, start=0, num=per_source)
             replies = await pipe.execute()
@@ -339,7 +339,7 @@ class RelatedIndex:
         df: dict[str, int] = {}
         async for tag, n in self.redis.hscan_iter(keys.related_df(), count=1000):
             df[_text(tag)] = int(n)
-        async with self.redis.pipeline(transaction=False) as pipe:
+        async with pipeline(self.redis) as pipe:
             for shard in range(keys.SHARDS):
                 pipe.hlen(keys.related_docs(shard))
             sizes = await pipe.execute()
@@ -350,7 +350,7 @@ class RelatedIndex:
         wanted = sorted(set(terms))
         out: dict[str, int] = {}
         for part in _bounded([wanted[i : i + 500] for i in range(0, len(wanted), 500)], len):
-            async with self.redis.pipeline(transaction=False) as pipe:
+            async with pipeline(self.redis) as pipe:
                 for chunk in part:
                     pipe.hmget(keys.related_term_df(), chunk)
                 replies = await pipe.execute()
@@ -361,7 +361,7 @@ class RelatedIndex:
     async def add_pending(self, docs: Sequence[Doc], seq: int, bulk_ttl_s: int) -> None:
         """Queue list builds (indexed at `seq`) and tell builders a bulk import is under way (atomically:
         one slot)."""
-        async with self.redis.pipeline(transaction=True) as pipe:
+        async with pipeline(self.redis, transaction=True) as pipe:
             if docs:
                 pipe.zadd(keys.related_pending(), {d.article_id: seq for d in docs})
                 pipe.zadd(keys.related_pending_order(), {d.article_id: d.published_at for d in docs})

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import secrets
 
-import redis.asyncio as aioredis
-
 from . import keys
+from .redis_cluster import Client
 
 SALT_TTL_S = 48 * 3600  # the salt is deleted 48 h after its day began: old hashes become unlinkable
 
@@ -14,7 +13,7 @@ SALT_TTL_S = 48 * 3600  # the salt is deleted 48 h after its day began: old hash
 class DailySalt:
     """Gets (creating once, with SET NX) the salt of a UTC day; caches the current day only."""
 
-    def __init__(self, redis: aioredis.Redis) -> None:
+    def __init__(self, redis: Client) -> None:
         self.redis = redis
         self._day = -1
         self._salt = b""

@@ -9,10 +9,9 @@ import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
-import redis.asyncio as aioredis
-
 from . import keys
 from .durable import AggregateReader
+from .redis_cluster import Client, pipeline
 
 HourCounts = dict[int, dict[str, int]]
 SHARDS = keys.SHARDS  # a union is done per shard: one slot per call
@@ -25,7 +24,7 @@ def _s(value: bytes | str) -> str:
 class HotReader:
     """Raw reads of the hourly buckets; the caller gives hours and weights."""
 
-    def __init__(self, redis: aioredis.Redis, aggregates: AggregateReader) -> None:
+    def __init__(self, redis: Client, aggregates: AggregateReader) -> None:
         self.redis = redis
         self.aggregates = aggregates
         # raw replies: redis-py's per-pair score callbacks cost more than the command itself here
@@ -33,7 +32,7 @@ class HotReader:
 
     async def hours(self, metric: str, hours: Sequence[int]) -> HourCounts:
         """Counts per article of each hour, all shards."""
-        async with self.redis.pipeline(transaction=False) as pipe:
+        async with pipeline(self.redis) as pipe:
             for hour in hours:
                 for shard in range(keys.SHARDS):
                     pipe.execute_command("ZRANGE", keys.hot(shard, metric, hour), 0, -1, "WITHSCORES")
@@ -59,7 +58,7 @@ class HotReader:
 
     async def missing(self, metric: str, hours: Sequence[int]) -> list[int]:
         """Hours without a key in any shard: expired, or lost with Redis's data."""
-        async with self.redis.pipeline(transaction=False) as pipe:
+        async with pipeline(self.redis) as pipe:
             for hour in hours:
                 for shard in range(keys.SHARDS):
                     pipe.exists(keys.hot(shard, metric, hour))
@@ -72,7 +71,7 @@ class HotReader:
 
     async def published(self, article_ids: Sequence[str]) -> dict[str, tuple[str, str]]:
         """(title, url) of the ids whose article is published."""
-        async with self.redis.pipeline(transaction=False) as pipe:
+        async with pipeline(self.redis) as pipe:
             for a in article_ids:
                 pipe.hmget(keys.article(a), ["status", "title", "url"])
             replies = await pipe.execute()

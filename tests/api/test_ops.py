@@ -17,7 +17,13 @@ from service.app import create_app
 from service.appkeys import TRENDING_CLOCK
 from service.config import Settings
 from service.storage import keys
-from tests.conftest import AUTH, BROWSER_UA, put_article
+from tests.conftest import AUTH, BROWSER_UA, REDIS_MODES, put_article, redis_url_of
+
+
+@pytest.fixture(params=REDIS_MODES)
+def redis_url(request: pytest.FixtureRequest, redis_url: str) -> str:
+    """Every test here runs on one Redis and on a 3-master Redis Cluster."""
+    return redis_url_of(request, redis_url)
 
 
 async def summary(client: Any) -> dict[str, Any]:

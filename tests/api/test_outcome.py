@@ -134,3 +134,25 @@ async def test_a_timed_out_write_says_its_outcome_is_unknown_and_a_retry_counts_
     retry = await _view(client, "evt-unknown-0001")  # the client retries with the same id, as the widget does
     assert (retry.status, await retry.json()) == (202, {"status": "duplicate"})
     assert (await _stats(client))["views"] == 2
+
+
+async def test_a_retry_in_a_visitor_window_answers_the_first_status_and_counts_once(
+    settings: Settings, eater: ReplyEater, aiohttp_client: Callable[..., Any], redis_url: str
+) -> None:
+    """Windows on, as by default: the window key, not a marker, dedupes the event it counted."""
+    if not redis_url.startswith("unix://"):
+        pytest.fail("this test puts its proxy in front of the suite's unix-socket redis-server")
+    windowed = settings.model_copy(update={"view_per_visitor_s": 1800, "write_rate_per_visitor_min": 60})
+    client = await _client(windowed, eater, aiohttp_client, retries=2)
+    await put_article(client, "o2")
+    for event_id, status in (("evt-window-0001", "accepted"), ("evt-window-0002", "repeat")):
+        eater.eat_next_script_reply = True
+        eaten = eater.eaten
+        resp = await client.post("/v1/articles/o2/views", json={"event_id": event_id})
+        assert (resp.status, await resp.json()) == (202, {"status": status})  # the first attempt's status
+        assert eater.eaten > eaten  # the first attempt's reply really was lost
+        again = await client.post("/v1/articles/o2/views", json={"event_id": event_id})  # a later call
+        assert (again.status, await again.json()) == (202, {"status": "duplicate"})
+    data = await (await client.get("/v1/articles/o2/stats")).json()
+    assert data["views"] == 1
+    assert data["repeat_views"] == 1

@@ -5,9 +5,17 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from service import appkeys as K
-from tests.conftest import AUTH, BROWSER_UA, put_article
+from tests.conftest import AUTH, BROWSER_UA, REDIS_MODES, put_article, redis_url_of
 from tests.flush.helpers import sqlite_totals
+
+
+@pytest.fixture(params=REDIS_MODES)
+def redis_url(request: pytest.FixtureRequest, redis_url: str) -> str:
+    """Every test here runs on one Redis and on a 3-master Redis Cluster."""
+    return redis_url_of(request, redis_url)
 
 BROWSER = {"User-Agent": BROWSER_UA}
 

@@ -6,8 +6,8 @@ import asyncio
 import time
 from typing import Any
 
+import pytest
 import redis
-import redis.asyncio as aioredis
 
 from service import appkeys as K
 from service.app import create_app
@@ -15,7 +15,14 @@ from service.config import Settings
 from service.domain.networks import NETWORKS
 from service.storage import keys
 from service.storage.migrations import _migrate_batch, migrate_share_codes
-from tests.conftest import BROWSER_UA, put_article
+from service.storage.redis_client import connect
+from tests.conftest import BROWSER_UA, REDIS_MODES, put_article, redis_url_of
+
+
+@pytest.fixture(params=REDIS_MODES)
+def redis_url(request: pytest.FixtureRequest, redis_url: str) -> str:
+    """Every test here runs on one Redis and on a 3-master Redis Cluster."""
+    return redis_url_of(request, redis_url)
 
 PERSON = {"User-Agent": BROWSER_UA}
 
@@ -137,6 +144,8 @@ async def test_legacy_code_keys_are_migrated_at_start_and_deleted(
     orphans = {f"Old{i:07d}": ("gone-article", "x") for i in range(1200)}  # several SCAN batches
     _seed_legacy(redis_sync, {**legacy, **orphans})
     assert len(_legacy_keys(redis_sync)) == 1210
+    if isinstance(redis_sync, redis.RedisCluster):  # the keys to find lie on every primary
+        assert len({redis_sync.get_node_from_key(k).name for k in _legacy_keys(redis_sync)}) == 3
 
     app = create_app(settings, flusher=False)
     second = await aiohttp_client(app)
@@ -153,8 +162,8 @@ async def test_legacy_code_keys_are_migrated_at_start_and_deleted(
     assert resp.status == 404  # a legacy key pointing nowhere is dropped, not resurrected
 
 
-async def test_the_migration_is_idempotent_and_resumes(redis_url: str, redis_sync: redis.Redis) -> None:
-    client = aioredis.Redis.from_url(redis_url)
+async def test_the_migration_is_idempotent_and_resumes(settings: Settings, redis_sync: redis.Redis) -> None:
+    client = await connect(settings.redis_url or "", settings)
     try:
         legacy = {f"Code{i:06d}": (f"art-{i % 7}", NETWORKS[i % len(NETWORKS)]) for i in range(1100)}
         _seed_legacy(redis_sync, legacy)

@@ -9,7 +9,13 @@ import aiohttp
 import pytest
 
 from service.domain.networks import NETWORKS
-from tests.conftest import AUTH, BROWSER_UA, put_article
+from tests.conftest import AUTH, BROWSER_UA, REDIS_MODES, put_article, redis_url_of
+
+
+@pytest.fixture(params=REDIS_MODES)
+def redis_url(request: pytest.FixtureRequest, redis_url: str) -> str:
+    """Every test here runs on one Redis and on a 3-master Redis Cluster."""
+    return redis_url_of(request, redis_url)
 
 PERSON = {"User-Agent": BROWSER_UA}
 TITLE = 'Trump & Putin: "peace" talks? 50% #Alaska + more — Ünïcode 🕊 / end'

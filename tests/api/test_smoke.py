@@ -2,7 +2,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.conftest import AUTH, BROWSER_UA, put_article
+import pytest
+
+from tests.conftest import AUTH, BROWSER_UA, REDIS_MODES, put_article, redis_url_of
+
+
+@pytest.fixture(params=REDIS_MODES)
+def redis_url(request: pytest.FixtureRequest, redis_url: str) -> str:
+    """Every test here runs on one Redis and on a 3-master Redis Cluster."""
+    return redis_url_of(request, redis_url)
 
 
 async def test_end_to_end(client: Any) -> None:

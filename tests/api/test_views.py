@@ -19,7 +19,13 @@ from service.app import create_app
 from service.config import Settings
 from service.storage import keys
 from service.storage.redis_counters import Event, IngestResult
-from tests.conftest import BROWSER_UA, put_article
+from tests.conftest import BROWSER_UA, REDIS_MODES, put_article, redis_url_of
+
+
+@pytest.fixture(params=REDIS_MODES)
+def redis_url(request: pytest.FixtureRequest, redis_url: str) -> str:
+    """Every test here runs on one Redis and on a 3-master Redis Cluster."""
+    return redis_url_of(request, redis_url)
 
 PERSON = {"User-Agent": BROWSER_UA}
 FIREFOX = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0"

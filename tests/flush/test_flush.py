@@ -14,8 +14,14 @@ from service import appkeys as K
 from service.app import create_app
 from service.config import Settings
 from service.storage import keys
-from tests.conftest import put_article
+from tests.conftest import REDIS_MODES, put_article, redis_url_of
 from tests.flush.helpers import durable_rows, durable_totals, expected_key, hourly_sums, ledger_ids, send
+
+
+@pytest.fixture(params=REDIS_MODES)
+def redis_url(request: pytest.FixtureRequest, redis_url: str) -> str:
+    """Every test here runs on one Redis and on a 3-master Redis Cluster."""
+    return redis_url_of(request, redis_url)
 
 
 class Boom(RuntimeError):

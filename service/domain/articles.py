@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from pydantic import (
+    AliasChoices,
     BaseModel,
     ConfigDict,
     Field,
@@ -139,6 +140,16 @@ class ArticleIn(BaseModel):
         return clean_field(value, str(info.field_name), limit)
 
 
+class BulkArticle(ArticleIn):
+    """One item of `POST /v1/articles/bulk`: an article body with its id.
+
+    The id is documented as `id`, the name the article itself answers with (GET, PUT), so an exported
+    article imports unchanged; `article_id`, the name of the event and stats payloads, is accepted too.
+    """
+
+    id: str = Field(pattern=ARTICLE_ID.pattern, validation_alias=AliasChoices("id", "article_id"))
+
+
 class Article(BaseModel):
     """A stored article."""
 
@@ -166,7 +177,7 @@ class Article(BaseModel):
         return cls(
             id=article_id,
             updated_at=now,
-            **data.model_dump(),
+            **data.model_dump(include=set(ArticleIn.model_fields)),
         )
 
     def public(self) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import ValidationError
 from redis.exceptions import RedisError
 
 
@@ -66,3 +67,11 @@ class OutcomeUnknown(Unavailable, RedisError):
             {"outcome": "unknown", "retry": retry},
         )
         self.retry_after = retry_after
+
+
+def validation_details(exc: ValidationError) -> list[dict[str, Any]]:
+    """What pydantic found wrong, without the input itself (it may be large or private)."""
+    return [
+        {"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]}
+        for e in exc.errors(include_url=False, include_context=False, include_input=False)
+    ]

@@ -20,17 +20,14 @@ IDENTITY = frozenset({"", "identity"})
 
 
 class BadRequest(DomainError):
-    status = 400
     code = "bad_request"
 
 
 class TooLarge(DomainError):
-    status = 413
     code = "payload_too_large"
 
 
 class UnsupportedType(DomainError):
-    status = 415
     code = "unsupported_media_type"
 
 

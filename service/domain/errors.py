@@ -1,4 +1,4 @@
-"""Domain exceptions; the error middleware maps each to one HTTP answer."""
+"""Domain exceptions: what went wrong, by kind and a stable `code`; `api/errors.py` gives each its HTTP answer."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from redis.exceptions import RedisError
 class DomainError(Exception):
     """Base of errors a client caused or may see."""
 
-    status = 400
     code = "bad_request"
 
     def __init__(self, message: str, details: Any = None) -> None:
@@ -21,34 +20,28 @@ class DomainError(Exception):
 
 
 class NotFound(DomainError):
-    status = 404
     code = "not_found"
 
 
 class Gone(DomainError):
-    status = 410
     code = "gone"
 
 
 class InvalidInput(DomainError):
-    status = 422
     code = "validation_error"
 
 
 class Unauthorized(DomainError):
-    status = 401
     code = "unauthorized"
 
 
 class Unavailable(DomainError):
-    status = 503
     code = "unavailable"
 
 
 class RateLimited(DomainError):
     """Too many writes from one visitor: answered 429 with Retry-After."""
 
-    status = 429
     code = "rate_limited"
 
     def __init__(self, message: str, retry_after: int, details: Any = None) -> None:

@@ -11,13 +11,17 @@ from aiohttp import web
 
 from . import appkeys as K
 from .api import catalog as catalog_api
+from .api import demo as demo_api
+from .api import events as events_api
 from .api import health as health_api
+from .api import links as links_api
 from .api import metrics as metrics_api
+from .api import openapi as openapi_api
 from .api import ops as ops_api
-from .api import public as public_api
 from .api import related as related_api
 from .api import reports as reports_api
 from .api import shariff as shariff_api
+from .api import stats as stats_api
 from .api import trending as trending_api
 from .api import widget as widget_api
 from .api.deadline import DEADLINES, BoundedRoutes, Deadlines, deadlines_ctx
@@ -202,10 +206,11 @@ def create_app(
     if demo:
         app.cleanup_ctx.append(demo_ctx)
     app.cleanup_ctx.append(flusher_ctx)
-    api = (public_api, health_api, catalog_api, reports_api, shariff_api, widget_api)
+    api = (events_api, stats_api, links_api, health_api, catalog_api, reports_api, shariff_api, widget_api)
     for module in (*api, related_api, metrics_api, trending_api, ops_api):  # ops after trending: it uses its store
         module.setup(app)
     if demo:
-        widget_api.setup_demo(app)
+        demo_api.setup(app)
+    openapi_api.setup(app)
     app[ROUTES].close()  # the catch-all, last: 404, 405 and preflights through the edge
     return app

@@ -8,9 +8,10 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, SkipValidation
 
 from ..appkeys import ADMIN_TOKEN, CATALOG, SETTINGS
-from ..domain.articles import ArticleIn, BulkArticle
+from ..domain.articles import Article, ArticleIn, BulkArticle
 from ..domain.catalog import BulkItem
-from .answers import BulkAnswer, BulkResult, Problem
+from .answers import BulkAnswer, BulkResult, ErrorAnswer, Problem
+from .contract import Operation, Reply
 from .edge import routes
 from .parsing import decode_json, json_answer, read_body, require_admin, validate
 
@@ -35,7 +36,7 @@ async def put_article(request: web.Request) -> web.Response:
     catalog = request.app[CATALOG]
     data = validate(ArticleIn, raw, {"host_allowed": catalog.host_allowed})
     created, article = await catalog.put(request.match_info["article_id"], data)
-    return web.json_response(article.public(), status=201 if created else 200)
+    return json_answer(article, 201 if created else 200)
 
 
 ITEM_STATUS: dict[str, Literal[200, 201, 422]] = {"created": 201, "replaced": 200, "rejected": 422}
@@ -67,18 +68,35 @@ async def bulk(request: web.Request) -> web.Response:
 async def get_article(request: web.Request) -> web.Response:
     require_admin(request, request.app[ADMIN_TOKEN])
     article = await request.app[CATALOG].get(request.match_info["article_id"])
-    return web.json_response(article.public())
+    return json_answer(article)
 
 
 async def delete_article(request: web.Request) -> web.Response:
     require_admin(request, request.app[ADMIN_TOKEN])
     article = await request.app[CATALOG].unpublish(request.match_info["article_id"])
-    return web.json_response(article.public())
+    return json_answer(article)
+
+
+ADMIN_WRITE = (413, 415, 422)
 
 
 def setup(app: web.Application) -> None:
     r = routes(app)
-    r.post("/v1/articles/bulk", bulk)
-    r.put("/v1/articles/{article_id}", put_article)
-    r.get("/v1/articles/{article_id}", get_article, allow_head=False)
-    r.delete("/v1/articles/{article_id}", delete_article)
+    r.post("/v1/articles/bulk", bulk, Operation(
+        "Create or replace up to 1000 articles", {
+            201: Reply("all written, some new", BulkAnswer), 200: Reply("all written, none new", BulkAnswer),
+            207: Reply("Multi-Status: some written, some rejected (see each result)", BulkAnswer),
+            422: Reply("none written: every item rejected, or the body itself invalid", (BulkAnswer, ErrorAnswer)),
+        }, "catalog", body=BulkIn, errors=ADMIN_WRITE, admin=True,
+    ))
+    r.put("/v1/articles/{article_id}", put_article, Operation(
+        "Create or replace an article", {201: Reply("created", Article), 200: Reply("replaced", Article)}, "catalog",
+        body=ArticleIn, errors=ADMIN_WRITE, admin=True,
+    ))
+    r.get("/v1/articles/{article_id}", get_article, Operation(
+        "The stored article", {200: Article}, "catalog", errors=(404, 422), admin=True,
+    ), allow_head=False)
+    r.delete("/v1/articles/{article_id}", delete_article, Operation(
+        "Unpublish an article (counts are kept; a later PUT republishes)", {200: Article}, "catalog",
+        errors=(404, 422), admin=True,
+    ))

@@ -9,8 +9,11 @@ import aiosqlite
 from aiohttp import hdrs, web
 
 from ..appkeys import REDIS, SETTINGS
+from .answers import Health, Readiness
+from .contract import Operation, Reply
 from .edge import routes
 from .errors import RETRY_AFTER_S
+from .parsing import json_answer
 
 # Readiness reads SQLite on a connection of its own: the app's connection serves its calls one at a
 # time, so a probe on it would wait behind a long write (a bulk import, a flush on a locked file).
@@ -18,7 +21,7 @@ PROBE = web.AppKey("sqlite_probe", aiosqlite.Connection)
 
 
 async def healthz(request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok"})
+    return json_answer(Health(status="ok"))
 
 
 async def _check(probe: Awaitable[object], seconds: float) -> str:
@@ -43,8 +46,7 @@ async def readyz(request: web.Request) -> web.Response:
     )
     checks = {"redis": redis, "sqlite": sqlite}
     ready = all(v == "ok" for v in checks.values())
-    body = {"status": "ready" if ready else "not_ready", "checks": checks}
-    response = web.json_response(body, status=200 if ready else 503)
+    response = json_answer(Readiness(status="ready" if ready else "not_ready", checks=checks), 200 if ready else 503)
     if not ready:
         response.headers[hdrs.RETRY_AFTER] = RETRY_AFTER_S
     return response
@@ -63,5 +65,7 @@ async def probe_ctx(app: web.Application) -> AsyncIterator[None]:
 def setup(app: web.Application) -> None:
     app.cleanup_ctx.append(probe_ctx)
     r = routes(app)
-    r.get("/healthz", healthz)
-    r.get("/readyz", readyz)
+    r.get("/healthz", healthz, Operation("Alive", {200: Health}, "meta"))
+    r.get("/readyz", readyz, Operation(
+        "Redis and SQLite answer", {200: Reply("ready", Readiness), 503: Reply("not ready", Readiness)}, "meta",
+    ))

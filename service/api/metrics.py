@@ -10,6 +10,7 @@ from redis.exceptions import RedisError
 
 from .. import appkeys as K
 from ..domain.ops import flush_snapshot
+from .contract import Operation, Reply
 from .edge import routes
 from .parsing import require_admin
 
@@ -39,5 +40,7 @@ async def metrics(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
-    r = routes(app)
-    r.get("/metrics", metrics)
+    routes(app).get("/metrics", metrics, Operation(
+        "Prometheus metrics (admin unless METRICS_PUBLIC)", {200: Reply("the text format", media="text/plain")},
+        "meta", admin=True,
+    ))

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
+from pydantic import BaseModel
 
 from .. import appkeys as K
 from ..domain.catalog import check_article_id
 from ..domain.ops import OpsConfig, OpsView
 from ..storage.ops_store import OpsStore
+from .contract import Operation, Reply
 from .edge import routes
-from .parsing import require_admin
+from .parsing import json_answer, require_admin
 from .trending import TRENDING
 
 ASSETS = Path(__file__).resolve().parent.parent / "web" / "ops"
@@ -31,10 +34,28 @@ PAGE_HEADERS = {**SECURITY_HEADERS, "Cache-Control": "no-store"}
 ASSET_HEADERS = {**SECURITY_HEADERS, "Cache-Control": "no-cache"}  # revalidated (ETag) on every load
 
 
+PAGE = Reply("the page", media="text/html")
+
+
+class OpsSummary(BaseModel):
+    """The dashboard's data; each block's inner shape is the dashboard's own (see domain/ops.py)."""
+
+    generated_at: str
+    refresh_s: float
+    headline: dict[str, Any]
+    hourly: dict[str, Any]
+    networks: Any
+    top: Any
+    flush: dict[str, Any]
+    events: Any
+    redis: dict[str, Any]
+    health: dict[str, Any]
+
+
 async def summary(request: web.Request) -> web.Response:
     require_admin(request, request.app[K.ADMIN_TOKEN])
-    body = await request.app[OPS].summary()
-    return web.json_response(body, headers={"Cache-Control": "no-store"})
+    body = OpsSummary.model_validate(await request.app[OPS].summary())
+    return json_answer(body, headers={"Cache-Control": "no-store"})
 
 
 def _page(name: str) -> web.FileResponse:
@@ -67,7 +88,15 @@ def setup(app: web.Application) -> None:
     """Routes; must come after the trending module's setup (its store is used here)."""
     r = routes(app)
     app.cleanup_ctx.append(ops_ctx)
-    r.get("/v1/ops/summary", summary)
-    r.get("/ops", dashboard)
-    r.get("/ops/articles/{article_id}", article_page)
-    r.files("/ops/static", ASSETS, ASSET_HEADERS)
+    r.get("/v1/ops/summary", summary, Operation(
+        "What the dashboard shows: rates, flush lag, Redis memory, top articles, health", {200: OpsSummary}, "ops",
+        admin=True,
+    ))
+    r.get("/ops", dashboard, Operation("The ops dashboard (it logs in with the admin token)", {200: PAGE}, "ops"))
+    r.get("/ops/articles/{article_id}", article_page, Operation(
+        "An article's drill-down page", {200: PAGE}, "ops", errors=(422,),
+    ))
+    r.files("/ops/static", ASSETS, Operation(
+        "The dashboard's scripts and styles", {200: Reply("the file", media="application/octet-stream")}, "ops",
+        errors=(404,),
+    ), ASSET_HEADERS)

@@ -139,6 +139,12 @@ def json_answer(answer: BaseModel, status: int = 200, headers: dict[str, str] | 
                         content_type="application/json")
 
 
+def has_etag(request: web.Request, etag: str) -> bool:
+    """True if the request's If-None-Match names `etag` (weakly or strongly) or is `*`."""
+    given, value = request.if_none_match, etag.strip('"')
+    return given is not None and any(e.value in ("*", value) for e in given)  # weak comparison, RFC 9110
+
+
 def require_json(request: web.Request) -> None:
     if request.content_type not in ("application/json", "text/plain", "application/octet-stream", ""):
         raise UnsupportedType("send application/json")

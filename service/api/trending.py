@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Literal
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
@@ -14,6 +14,7 @@ from ..domain.articles import Article, rfc3339
 from ..domain.clock import Clock, utcnow
 from ..domain.trending import METRICS, WINDOWS, Ranking
 from ..storage.trending_store import HotReader, TrendingStore
+from .contract import Operation
 from .edge import routes
 from .parsing import validate
 
@@ -29,18 +30,35 @@ class TrendingQuery(BaseModel):
     limit: int = Field(10, ge=1, le=MAX_LIMIT)
 
 
-def ranking_body(ranking: Ranking, limit: int) -> dict[str, Any]:
-    """The JSON shape of a ranking, cut to `limit` articles."""
-    return {
-        "metric": next(public for public, stored in METRICS.items() if stored == ranking.metric),
-        "window": ranking.window,
-        "from": rfc3339(datetime.fromtimestamp(ranking.start, UTC)),
-        "to": rfc3339(datetime.fromtimestamp(ranking.end, UTC)),
-        "articles": [
-            {"article_id": i.article_id, "title": i.title, "url": i.url, "count": i.count, "score": i.score}
-            for i in ranking.items[:limit]
-        ],
-    }
+class Trend(BaseModel):
+    article_id: str
+    title: str
+    url: str
+    count: int
+    score: float
+
+
+class TrendingAnswer(BaseModel):
+    """The time-decayed ranking of a window (`from`/`to`: RFC 3339 UTC)."""
+
+    model_config = ConfigDict(populate_by_name=True)
+    metric: str
+    window: str
+    start: str = Field(alias="from")
+    end: str = Field(alias="to")
+    articles: list[Trend]
+
+
+def ranking_body(ranking: Ranking, limit: int) -> TrendingAnswer:
+    """The served shape of a ranking, cut to `limit` articles."""
+    return TrendingAnswer(
+        metric=next(public for public, stored in METRICS.items() if stored == ranking.metric),
+        window=ranking.window,
+        start=rfc3339(datetime.fromtimestamp(ranking.start, UTC)),
+        end=rfc3339(datetime.fromtimestamp(ranking.end, UTC)),
+        articles=[Trend(article_id=i.article_id, title=i.title, url=i.url, count=i.count, score=i.score)
+                  for i in ranking.items[:limit]],
+    )
 
 
 async def trending(request: web.Request) -> web.Response:
@@ -49,7 +67,8 @@ async def trending(request: web.Request) -> web.Response:
     ranking = await store.top(METRICS[query.metric], WINDOWS[query.window])
     max_age = max(1, int(store.ttl_s))
     headers = {"Cache-Control": f"public, max-age={max_age}"}
-    return web.json_response(ranking_body(ranking, query.limit), headers=headers)
+    return web.Response(body=ranking_body(ranking, query.limit).model_dump_json(by_alias=True),
+                        content_type="application/json", headers=headers)
 
 
 async def trending_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -76,4 +95,7 @@ async def trending_ctx(app: web.Application) -> AsyncIterator[None]:
 def setup(app: web.Application) -> None:
     r = routes(app)
     app.cleanup_ctx.append(trending_ctx)
-    r.get("/v1/trending", trending)
+    r.get("/v1/trending", trending, Operation(
+        "The most read, shared or clicked articles of a window", {200: TrendingAnswer}, "trending",
+        query=TrendingQuery, errors=(422,), cross_origin=True,
+    ))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -13,6 +13,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PlainSerializer,
     ValidationInfo,
     field_validator,
 )
@@ -150,6 +151,9 @@ class BulkArticle(ArticleIn):
     id: str = Field(pattern=ARTICLE_ID.pattern, validation_alias=AliasChoices("id", "article_id"))
 
 
+Stamp = Annotated[datetime, PlainSerializer(rfc3339, return_type=str, when_used="json")]  # RFC 3339 UTC, seconds
+
+
 class Article(BaseModel):
     """A stored article."""
 
@@ -157,12 +161,12 @@ class Article(BaseModel):
     url: str
     title: str
     tags: list[str]
-    published_at: datetime
+    published_at: Stamp
     section: str | None = None
     image_url: str | None = None
     summary: str | None = None
-    status: str = "published"
-    updated_at: datetime | None = None
+    status: Literal["published", "unpublished"] = "published"
+    updated_at: Stamp | None = None
 
     @property
     def published(self) -> bool:
@@ -179,18 +183,3 @@ class Article(BaseModel):
             updated_at=now,
             **data.model_dump(include=set(ArticleIn.model_fields)),
         )
-
-    def public(self) -> dict[str, Any]:
-        """The JSON shape the API answers with."""
-        return {
-            "id": self.id,
-            "url": self.url,
-            "title": self.title,
-            "tags": self.tags,
-            "published_at": rfc3339(self.published_at),
-            "section": self.section,
-            "image_url": self.image_url,
-            "summary": self.summary,
-            "status": self.status,
-            "updated_at": rfc3339(self.updated_at) if self.updated_at else None,
-        }

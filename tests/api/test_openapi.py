@@ -73,5 +73,5 @@ async def test_a_route_added_around_the_edge_stops_the_start(settings: Settings,
         return web.Response(text="no metrics, no JSON errors, no CORS")
 
     app.router.add_get("/sneaky", sneaky)
-    with pytest.raises(RuntimeError, match="around the edge.*GET /sneaky"):
+    with pytest.raises(RuntimeError, match=r"around the edge.*GET /sneaky"):
         await aiohttp_client(app)

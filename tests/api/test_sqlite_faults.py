@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from service.api.errors import status_of
 from service.app import create_app
 from service.config import Settings
 from service.domain.errors import Unavailable
@@ -99,6 +100,6 @@ def test_a_read_only_database_is_an_outage_not_a_bug(tmp_path: Path) -> None:
         ro.execute("INSERT INTO t VALUES (1)")
     ro.close()
     error = unavailable(raised.value)
-    assert isinstance(error, Unavailable) and error.status == 503
+    assert isinstance(error, Unavailable) and status_of(error) == 503
     assert "readonly" in error.details
     assert unavailable(sqlite3.OperationalError("no such table: t")) is None, "a bug stays a bug (500)"

@@ -15,6 +15,7 @@ import logging
 import redis.asyncio as aioredis
 
 from . import keys
+from .decode import text
 from .redis_index import code_target_value
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,7 @@ async def migrate_share_codes(redis: aioredis.Redis, batch: int = BATCH) -> tupl
     while True:
         cursor, found = await redis.scan(cursor, match=keys.LEGACY_CODES_MATCH, count=batch)
         if found:
-            kept, gone = await _migrate_batch(redis, [_str(k) for k in found])
+            kept, gone = await _migrate_batch(redis, [text(k) for k in found])
             moved, dropped = moved + kept, dropped + gone
         if cursor == 0:
             break
@@ -56,7 +57,7 @@ async def _migrate_batch(redis: aioredis.Redis, legacy: list[str]) -> tuple[int,
         for key in legacy:
             pipe.hmget(key, ["a", "n"])
         targets = await pipe.execute()
-    valid = [(key, _str(a), _str(n)) for key, (a, n) in zip(legacy, targets, strict=True) if a and n]
+    valid = [(key, text(a), text(n)) for key, (a, n) in zip(legacy, targets, strict=True) if a and n]
     async with redis.pipeline(transaction=False) as pipe:
         for _key, article_id, network in valid:
             pipe.hmget(keys.totals(article_id), [f"{use}\t{network}" for use in _USES])
@@ -74,5 +75,3 @@ async def _migrate_batch(redis: aioredis.Redis, legacy: list[str]) -> tuple[int,
     return kept, len(legacy) - kept
 
 
-def _str(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

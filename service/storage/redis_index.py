@@ -10,6 +10,7 @@ import redis.asyncio as aioredis
 from ..domain.articles import Article
 from ..domain.urls import canonical_url
 from . import keys
+from .decode import text
 from .scripts import SEED
 
 # Articles per pipeline: packing and parsing one runs on the event loop without a break (about 11
@@ -80,9 +81,9 @@ class RedisIndex:
         found = await self.redis.get(keys.article_by_url(canonical))
         if found is None:
             return None
-        article_id = _str(found)
+        article_id = text(found)
         current = await self.redis.hget(keys.article(article_id), "url")
-        if current is None or canonical_url(_str(current)) != canonical:
+        if current is None or canonical_url(text(current)) != canonical:
             return None  # the article moved to another URL since this key was written
         return article_id
 
@@ -94,7 +95,7 @@ class RedisIndex:
         found = await self.redis.hget(keys.codes(keys.code_shard(code)), code)
         if found is None:
             return None
-        article_id, _, network = _str(found).partition("\t")
+        article_id, _, network = text(found).partition("\t")
         return article_id, network
 
     async def add_code(self, article_id: str, network: str, code: str) -> None:
@@ -128,5 +129,3 @@ def code_target_value(article_id: str, network: str) -> str:
     return f"{article_id}\t{network}"
 
 
-def _str(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

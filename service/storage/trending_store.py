@@ -22,6 +22,7 @@ from ..domain.clock import Clock, epoch_hour, utcnow
 from ..domain.trending import LIVE_HOURS, Ranking, Scored, TrendingItem, Window, add_live, ranked
 from ..tasks import OutageLog
 from . import keys
+from .decode import text
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -30,10 +31,6 @@ CHECK_BATCH = 64  # candidates whose status is read per round trip
 MAX_CHECKS = 32  # round trips at most: a window full of unpublished articles is not scanned to its end
 KEEP_HOURS = 8 * 24  # hour totals kept in memory (the zsets' TTL)
 YIELD_EVERY = 2000  # articles merged between two yields to the event loop (about a millisecond)
-
-
-def _s(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
 
 
 class HotReader:
@@ -103,8 +100,8 @@ class HotReader:
             replies = await pipe.execute()
         out: dict[str, tuple[str, str]] = {}
         for a, (status, title, url) in zip(article_ids, replies, strict=True):
-            if status is not None and _s(status) == "published":
-                out[a] = (_s(title or b""), _s(url or b""))
+            if status is not None and text(status) == "published":
+                out[a] = (text(title or b""), text(url or b""))
         return out
 
 

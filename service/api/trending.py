@@ -12,11 +12,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from .. import appkeys as K
 from ..domain.articles import Article, rfc3339
 from ..domain.clock import Clock, utcnow
+from ..domain.results import Trend
 from ..domain.trending import METRICS, WINDOWS, Ranking
 from ..storage.trending_store import HotReader, TrendingStore
 from .contract import Operation
 from .edge import routes
-from .parsing import validate
+from .parsing import json_answer, validate
 
 MAX_LIMIT = 50
 TRENDING = web.AppKey("trending", TrendingStore)
@@ -30,18 +31,10 @@ class TrendingQuery(BaseModel):
     limit: int = Field(10, ge=1, le=MAX_LIMIT)
 
 
-class Trend(BaseModel):
-    article_id: str
-    title: str
-    url: str
-    count: int
-    score: float
-
-
 class TrendingAnswer(BaseModel):
     """The time-decayed ranking of a window (`from`/`to`: RFC 3339 UTC)."""
 
-    model_config = ConfigDict(populate_by_name=True)
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
     metric: str
     window: str
     start: str = Field(alias="from")
@@ -67,8 +60,7 @@ async def trending(request: web.Request) -> web.Response:
     ranking = await store.top(METRICS[query.metric], WINDOWS[query.window])
     max_age = max(1, int(store.ttl_s))
     headers = {"Cache-Control": f"public, max-age={max_age}"}
-    return web.Response(body=ranking_body(ranking, query.limit).model_dump_json(by_alias=True),
-                        content_type="application/json", headers=headers)
+    return json_answer(ranking_body(ranking, query.limit), headers=headers)
 
 
 async def trending_ctx(app: web.Application) -> AsyncIterator[None]:

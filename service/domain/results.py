@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 EventStatus = Literal["accepted", "repeat", "duplicate", "bot"]
 
@@ -60,3 +60,70 @@ class Stats(BaseModel):
 class Point(BaseModel):
     t: str = Field(description="the bucket's start, RFC 3339 UTC")
     value: int
+
+
+class Trend(BaseModel):
+    """An article of a trending ranking."""
+
+    article_id: str
+    title: str
+    url: str
+    count: int
+    score: float
+
+
+class NetworkCounts(BaseModel):
+    """Flushed shares and clicks by network over a window."""
+
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+    window: str
+    start: str | None = Field(alias="from")
+    shares: dict[str, int]
+    clicks: dict[str, int]
+
+
+class FlushStatus(BaseModel):
+    """The flusher: last success, lag, pending work in Redis (null: Redis did not say), whether it lags."""
+
+    last_success: str | None
+    lag_s: float
+    interval_s: float
+    warn_after_s: float
+    lagging: bool
+    runs: int
+    failures: int
+    last_error: str | None
+    pending_batches: int | None
+    pending_deltas: int | None
+    redis_resets: int
+    last_report: dict[str, Any] | None
+
+
+class EventTally(BaseModel):
+    """Events counted, by kind; bots; events not counted, by reason; whether one failed lately."""
+
+    accepted: dict[str, int]
+    bots: int
+    dropped: dict[str, int]
+    last_failed_at: str | None
+    dropping: bool
+
+
+class HealthStatus(BaseModel):
+    status: Literal["ok", "warning"]
+    reasons: list[str]
+
+
+class OpsSummary(BaseModel):
+    """What the ops dashboard shows (`headline`, `hourly`: per public metric; `redis`: from INFO)."""
+
+    generated_at: str | None
+    refresh_s: float
+    headline: dict[str, dict[str, Any]]
+    hourly: dict[str, list[int]]
+    networks: NetworkCounts
+    top: dict[str, dict[str, list[Trend]]]
+    flush: FlushStatus
+    events: EventTally
+    redis: dict[str, Any]
+    health: HealthStatus

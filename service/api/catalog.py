@@ -87,16 +87,16 @@ def setup(app: web.Application) -> None:
             201: Reply("all written, some new", BulkAnswer), 200: Reply("all written, none new", BulkAnswer),
             207: Reply("Multi-Status: some written, some rejected (see each result)", BulkAnswer),
             422: Reply("none written: every item rejected, or the body itself invalid", (BulkAnswer, ErrorAnswer)),
-        }, "catalog", body=BulkIn, errors=ADMIN_WRITE, admin=True,
+        }, "catalog", body=BulkIn, errors=ADMIN_WRITE, admin=True, deadline=False,
     ))
     r.put("/v1/articles/{article_id}", put_article, Operation(
         "Create or replace an article", {201: Reply("created", Article), 200: Reply("replaced", Article)}, "catalog",
-        body=ArticleIn, errors=ADMIN_WRITE, admin=True,
+        body=ArticleIn, errors=ADMIN_WRITE, admin=True, deadline=False,
     ))
     r.get("/v1/articles/{article_id}", get_article, Operation(
         "The stored article", {200: Article}, "catalog", errors=(404, 422), admin=True,
     ), allow_head=False)
     r.delete("/v1/articles/{article_id}", delete_article, Operation(
         "Unpublish an article (counts are kept; a later PUT republishes)", {200: Article}, "catalog",
-        errors=(404, 422), admin=True,
+        errors=(404, 422), admin=True, deadline=False,
     ))

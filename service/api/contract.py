@@ -27,7 +27,9 @@ class Operation:
 
     `cross_origin`: article pages call it from the site's origins (CORS_ORIGINS), so its answers carry
     CORS headers and its preflights are answered; `admin`: it needs the bearer token; `errors`: the
-    statuses it may answer with the JSON error shape, beyond the ones every route may (400, 503).
+    statuses it may answer with the JSON error shape, beyond the ones every route may (400, 503);
+    `deadline`: False for a route that may legitimately run long (admin bulk writes, the streamed CSV
+    export: each storage command in them is still bounded) or bounds itself (the health checks).
     """
 
     summary: str
@@ -40,6 +42,7 @@ class Operation:
     errors: tuple[int, ...] = ()
     admin: bool = False
     cross_origin: bool = False
+    deadline: bool = True
     description: str = ""
 
     def reply(self, status: int) -> Reply:

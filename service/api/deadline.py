@@ -21,20 +21,6 @@ from ..metrics import Metrics
 from .contract import Operation
 from .edge import Routes
 
-# Routes with no overall deadline: admin bulk writes and the streamed CSV export may legitimately run
-# long (each storage command in them is still bounded), the health checks bound themselves.
-UNBOUNDED = frozenset({
-    ("POST", "/v1/articles/bulk"),
-    ("PUT", "/v1/articles/{article_id}"),
-    ("DELETE", "/v1/articles/{article_id}"),
-    ("GET", "/v1/export/articles.csv"),
-    ("HEAD", "/v1/export/articles.csv"),
-    ("GET", "/healthz"),
-    ("HEAD", "/healthz"),
-    ("GET", "/readyz"),
-    ("HEAD", "/readyz"),
-})
-
 
 class Deadlines:
     """Requests in flight and their deadlines; `watch()` is the owned task that enforces them."""
@@ -91,14 +77,14 @@ def _uncancel(task: asyncio.Task[object], ours: int) -> bool:
 
 
 class BoundedRoutes(Routes):
-    """The edge's route registry, each handler (but UNBOUNDED's) under the request deadline."""
+    """The edge's route registry, each handler under the request deadline unless its Operation says not."""
 
     def __init__(self, app: web.Application, metrics: Metrics, cors_origins: list[str], deadlines: Deadlines) -> None:
         super().__init__(app, metrics, cors_origins)
         self.deadlines = deadlines
 
     def add(self, method: str, path: str, handler: Handler, op: Operation) -> None:
-        if (method, path) not in UNBOUNDED:
+        if op.deadline:
             handler = self.deadlines.bound(handler)
         super().add(method, path, handler, op)
 

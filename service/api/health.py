@@ -65,7 +65,8 @@ async def probe_ctx(app: web.Application) -> AsyncIterator[None]:
 def setup(app: web.Application) -> None:
     app.cleanup_ctx.append(probe_ctx)
     r = routes(app)
-    r.get("/healthz", healthz, Operation("Alive", {200: Health}, "meta"))
+    r.get("/healthz", healthz, Operation("Alive", {200: Health}, "meta", deadline=False))
     r.get("/readyz", readyz, Operation(
         "Redis and SQLite answer", {200: Reply("ready", Readiness), 503: Reply("not ready", Readiness)}, "meta",
+        deadline=False,  # each check is bounded by READYZ_TIMEOUT_S
     ))

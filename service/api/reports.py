@@ -73,4 +73,5 @@ def setup(app: web.Application) -> None:
     r.get("/v1/export/articles.csv", export_csv, Operation(
         "Per-article totals of a period as CSV (flushes first, so it is exact)",
         {200: Reply("the CSV file", media="text/csv")}, "reports", query=SeriesQuery, errors=(422,), admin=True,
+        deadline=False,
     ))

@@ -133,6 +133,14 @@ def validate(model: type[M], data: Any, context: dict[str, Any] | None = None) -
         raise InvalidInput("invalid request body", validation_details(exc)) from None
 
 
+def query(model: type[M], request: web.Request) -> M:
+    """`model` from the query string (a repeated name: its first value), or a 422 listing what was wrong."""
+    try:
+        return model.model_validate(dict(request.query))
+    except ValidationError as exc:
+        raise InvalidInput("invalid query", validation_details(exc)) from None
+
+
 def json_answer(answer: BaseModel, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
     """`answer` as a JSON response (the one place a model becomes response bytes)."""
     return web.Response(body=answer.__pydantic_serializer__.to_json(answer), status=status, headers=headers,

@@ -10,12 +10,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..appkeys import RELATED, SETTINGS
 from ..domain.articles import ARTICLE_ID, normalise_tags, rfc3339
-from ..domain.errors import InvalidInput
 from ..domain.moments import from_epoch
 from ..domain.related_service import RelatedList
 from .contract import Operation, Reply
 from .edge import routes
-from .parsing import decode_json, has_etag, read_body, validate
+from .parsing import decode_json, has_etag, query, read_body, validate
 
 MAX_LIMIT = 50
 DEFAULT_LIMIT = 8
@@ -70,18 +69,6 @@ class RelatedAnswer(BaseModel):
     related: list[RelatedEntry]
 
 
-def query_limit(request: web.Request) -> int:
-    """`?limit=` as an integer from 1 to 50 (default 8), else 422."""
-    raw = request.query.get("limit", str(DEFAULT_LIMIT))
-    try:
-        limit = int(raw)
-    except ValueError:
-        limit = 0
-    if not 1 <= limit <= MAX_LIMIT:
-        raise InvalidInput(f"limit must be an integer from 1 to {MAX_LIMIT}", {"limit": raw[:20]})
-    return limit
-
-
 def answer(found: RelatedList) -> RelatedAnswer:
     """The served shape of a related list (a stored time never fails a read: it is clamped)."""
     items = [RelatedEntry(**{**asdict(i), "published_at": rfc3339(from_epoch(i.published_at))}) for i in found.related]
@@ -95,7 +82,7 @@ def render(found: RelatedList) -> tuple[bytes, str]:
 
 
 async def related(request: web.Request) -> web.Response:
-    limit = query_limit(request)
+    limit = query(RelatedQuery, request).limit
     found = await request.app[RELATED].related(request.match_info["article_id"], limit)
     body, etag = render(found)
     headers = {

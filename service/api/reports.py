@@ -16,11 +16,11 @@ from ..domain.reports import SeriesQuery
 from ..domain.results import Point
 from .contract import Operation, Reply
 from .edge import routes
-from .parsing import json_answer, require_admin, validate
+from .parsing import json_answer, query, require_admin
 
 
 def _query(request: web.Request) -> SeriesQuery:
-    return validate(SeriesQuery, dict(request.query))
+    return query(SeriesQuery, request)
 
 
 async def timeseries(request: web.Request) -> web.Response:

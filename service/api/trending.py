@@ -17,7 +17,7 @@ from ..domain.trending import METRICS, WINDOWS, Ranking
 from ..storage.trending_store import HotReader, TrendingStore
 from .contract import Operation
 from .edge import routes
-from .parsing import json_answer, validate
+from .parsing import json_answer, query
 
 MAX_LIMIT = 50
 TRENDING = web.AppKey("trending", TrendingStore)
@@ -55,12 +55,12 @@ def ranking_body(ranking: Ranking, limit: int) -> TrendingAnswer:
 
 
 async def trending(request: web.Request) -> web.Response:
-    query = validate(TrendingQuery, dict(request.query))
+    asked = query(TrendingQuery, request)
     store = request.app[TRENDING]
-    ranking = await store.top(METRICS[query.metric], WINDOWS[query.window])
+    ranking = await store.top(METRICS[asked.metric], WINDOWS[asked.window])
     max_age = max(1, int(store.ttl_s))
     headers = {"Cache-Control": f"public, max-age={max_age}"}
-    return json_answer(ranking_body(ranking, query.limit), headers=headers)
+    return json_answer(ranking_body(ranking, asked.limit), headers=headers)
 
 
 async def trending_ctx(app: web.Application) -> AsyncIterator[None]:

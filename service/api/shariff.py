@@ -6,9 +6,9 @@ from aiohttp import web
 from pydantic import BaseModel, Field, RootModel
 
 from ..appkeys import ENGAGEMENT
-from ..domain.errors import InvalidInput
 from .contract import Operation
 from .edge import routes
+from .parsing import query
 
 # Our networks under the names Shariff's front-end (npm `shariff`) gives its services.
 SHARIFF_NAMES = {
@@ -40,9 +40,7 @@ def shariff_counts(by_network: dict[str, int]) -> dict[str, int]:
 
 
 async def shariff(request: web.Request) -> web.Response:
-    url = request.query.get("url", "")
-    if not url or len(url) > MAX_URL:
-        raise InvalidInput(f"give the page address as ?url= (at most {MAX_URL} characters)")
+    url = query(ShariffQuery, request).url
     engagement = request.app[ENGAGEMENT]
     counts: dict[str, int] = {}
     article_id = await engagement.index.article_for_url(url)

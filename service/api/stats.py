@@ -10,7 +10,7 @@ from ..domain.errors import InvalidInput
 from ..domain.results import Stats
 from .contract import Operation
 from .edge import routes
-from .parsing import json_answer
+from .parsing import json_answer, query
 
 MAX_STATS_IDS = 100
 NO_CACHE = {"Cache-Control": "no-cache"}
@@ -39,8 +39,7 @@ async def stats(request: web.Request) -> web.Response:
 
 
 async def stats_many(request: web.Request) -> web.Response:
-    raw = request.query.get("ids", "")
-    ids = list(dict.fromkeys(i for i in raw.split(",") if i))
+    ids = list(dict.fromkeys(i for i in query(StatsQuery, request).ids.split(",") if i))
     if not ids:
         raise InvalidInput("give ids=a,b,c")
     if len(ids) > MAX_STATS_IDS:

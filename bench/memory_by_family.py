@@ -160,7 +160,7 @@ async def _traffic(app: object, n: int, views: int, shares: int, clicks: int) ->
     codes = []
     for i in range(shares):
         share = await engagement.share(article_id(rng.randrange(n)), rng.choice(NETWORKS), f"sh-{i:010d}")
-        codes.append(share["code"])
+        codes.append(share.code)
     for _ in range(clicks if codes else 0):
         await engagement.click(rng.choice(codes), who)
 

@@ -53,11 +53,10 @@ async def run_import(settings: Settings, path: Path, batch: int = 1000) -> int:
         items = list(read_articles(path))
         for start in range(0, len(items), batch):
             results = await app[K.CATALOG].bulk(items[start : start + batch])
-            rejected += sum(1 for r in results if r["status"] == 422)
             for r in results:
-                if r["status"] == 422:
-                    error = r["error"]
-                    print(f"item {start + r['index']}: {error['message']} {error['details']}", file=sys.stderr)
+                if r.error is not None:
+                    rejected += 1
+                    print(f"item {start + r.index}: {r.error.message} {r.error.details}", file=sys.stderr)
             done += len(results)
             _progress(done, len(items))
     finally:

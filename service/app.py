@@ -14,13 +14,17 @@ from aiohttp import web
 
 from . import appkeys as K
 from .api import catalog as catalog_api
+from .api import demo as demo_api
+from .api import events as events_api
 from .api import health as health_api
+from .api import links as links_api
 from .api import metrics as metrics_api
+from .api import openapi as openapi_api
 from .api import ops as ops_api
-from .api import public as public_api
 from .api import related as related_api
 from .api import reports as reports_api
 from .api import shariff as shariff_api
+from .api import stats as stats_api
 from .api import trending as trending_api
 from .api import widget as widget_api
 from .api.deadline import BoundedRoutes, Deadlines
@@ -57,6 +61,11 @@ from .storage.trending_store import HotReader
 from .tasks import stop_task
 
 log = logging.getLogger(__name__)
+
+
+async def edge_ctx(app: web.Application) -> AsyncIterator[None]:
+    app[K.ROUTES].check()  # raises for a route added around the edge
+    yield
 
 
 async def deadlines_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -313,6 +322,7 @@ def create_app(
     if flush_hook is not None:
         app[K.FLUSH_HOOK] = flush_hook
     app.cleanup_ctx.extend([
+        edge_ctx,  # first, before anything opens: every route goes through the edge
         deadlines_ctx,  # the request watchdog
         redis_ctx,  # the client and the lean link (and the embedded server without REDIS_URL)
         durable_ctx,  # SQLite in DATA_DIR or PostgreSQL (DATABASE_URL): catalog, counters, ledger, reports
@@ -327,11 +337,12 @@ def create_app(
         assets_ctx,  # the widget script
     ])
     for module in (
-        public_api, health_api, catalog_api, reports_api, shariff_api, widget_api, related_api, metrics_api,
-        trending_api, ops_api,
+        events_api, stats_api, links_api, health_api, catalog_api, reports_api, shariff_api, widget_api, related_api,
+        metrics_api, trending_api, ops_api,
     ):
         module.setup(app)
     if demo:
-        widget_api.setup_demo(app)
+        demo_api.setup(app)
+    openapi_api.setup(app)
     app[K.ROUTES].close()  # the catch-all, last: 404, 405 and preflights through the edge
     return app

@@ -4,9 +4,9 @@ the share networks. A leaf: it imports nothing of the service but `moments` (pur
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal, NamedTuple
+from typing import Annotated, Any, Literal, NamedTuple
 
-from pydantic import BaseModel
+from pydantic import BaseModel, PlainSerializer
 
 from .moments import rfc3339
 
@@ -20,6 +20,9 @@ NETWORKS: tuple[str, ...] = (
 Terms = tuple[tuple[str, int], ...]  # (stem, weighted count) of an article's salient terms
 
 
+Stamp = Annotated[datetime, PlainSerializer(rfc3339, return_type=str, when_used="json")]  # RFC 3339 UTC, seconds
+
+
 class Article(BaseModel):
     """A stored article."""
 
@@ -27,12 +30,12 @@ class Article(BaseModel):
     url: str
     title: str
     tags: list[str]
-    published_at: datetime
+    published_at: Stamp
     section: str | None = None
     image_url: str | None = None
     summary: str | None = None
-    status: str = "published"
-    updated_at: datetime | None = None
+    status: Literal["published", "unpublished"] = "published"
+    updated_at: Stamp | None = None
 
     @property
     def published(self) -> bool:

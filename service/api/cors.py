@@ -1,37 +1,19 @@
 """CORS for the public endpoints article pages call from the site's origins (CORS_ORIGINS).
 
-Applied by the edge middleware: headers on every answer of a public endpoint, preflights answered.
+Applied by the edge to the routes registered with `Operation(cross_origin=True)`: headers on every
+answer, preflights answered.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from aiohttp import web
 
 from .errors import error_response
 
-# (methods, path) of every endpoint a reader's browser calls cross-origin; admin endpoints are not here.
-PUBLIC: tuple[tuple[frozenset[str], re.Pattern[str]], ...] = (
-    (frozenset({"POST"}), re.compile(r"^/v1/articles/[^/]+/(shares|views|related/clicks|related/impressions)$")),
-    (frozenset({"POST"}), re.compile(r"^/v1/related$")),
-    (frozenset({"GET", "HEAD"}), re.compile(r"^/v1/articles/[^/]+/(stats|related|timeseries)$")),
-    (frozenset({"GET", "HEAD"}), re.compile(r"^/v1/(stats|trending)$")),
-    (frozenset({"GET", "HEAD"}), re.compile(r"^/shariff$")),
-    (frozenset({"GET", "HEAD"}), re.compile(r"^/widget\.js$")),
-)
 ALLOWED_HEADERS = frozenset({"content-type", "accept", "accept-language", "content-language"})
 MAX_AGE_S = 86_400  # browsers cap this (Chrome: 2 h); it only saves preflights
-
-
-def public_methods(path: str) -> frozenset[str]:
-    """The methods a browser may call `path` with cross-origin; empty if it is not public."""
-    found: set[str] = set()
-    for methods, pattern in PUBLIC:
-        if pattern.match(path):
-            found |= methods
-    return frozenset(found)
 
 
 def allowed_origin(origin: str, configured: list[str]) -> str | None:
@@ -40,6 +22,12 @@ def allowed_origin(origin: str, configured: list[str]) -> str | None:
         return "*"
     wanted = origin.lower().rstrip("/")
     return origin if any(wanted == o.lower().rstrip("/") for o in configured) else None
+
+
+def origin_allowed(request: web.Request, configured: list[str]) -> str | None:
+    """The Access-Control-Allow-Origin value for the request's Origin (None: none, or not allowed)."""
+    origin = request.headers.get("Origin")
+    return allowed_origin(origin, configured) if origin else None
 
 
 def _headers(allow: str | None) -> dict[str, str]:

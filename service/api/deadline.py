@@ -1,8 +1,8 @@
 """A deadline on every request that waits on storage: past it the request fails with TimeoutError (a 503).
 
-`asyncio.timeout` per request would cost the view beacon ~8-20 µs (a timer handle per request, left
-cancelled in the loop's heap); here one watchdog task ticks a few times a second and cancels the
-requests past their deadline, so a request pays a dict insert and delete. The cancel is turned back
+`asyncio.timeout` per request would leave a timer handle per request cancelled in the loop's heap, a
+real cost on the view beacon (README, "Benchmarks"); here one watchdog task ticks a few times a second
+and cancels the requests past their deadline, so a request pays a dict insert and delete. The cancel is turned back
 into a TimeoutError the way `asyncio.timeout` does it (`Task.uncancel`), so a client's own cancel
 still propagates as a cancel.
 """
@@ -17,21 +17,8 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from ..metrics import Metrics
+from .contract import Operation
 from .edge import Routes
-
-# Routes with no overall deadline: admin bulk writes and the streamed CSV export may legitimately run
-# long (each storage command in them is still bounded), the health checks bound themselves.
-UNBOUNDED = frozenset({
-    ("POST", "/v1/articles/bulk"),
-    ("PUT", "/v1/articles/{article_id}"),
-    ("DELETE", "/v1/articles/{article_id}"),
-    ("GET", "/v1/export/articles.csv"),
-    ("HEAD", "/v1/export/articles.csv"),
-    ("GET", "/healthz"),
-    ("HEAD", "/healthz"),
-    ("GET", "/readyz"),
-    ("HEAD", "/readyz"),
-})
 
 
 class Deadlines:
@@ -89,13 +76,13 @@ def _uncancel(task: asyncio.Task[object], ours: int) -> bool:
 
 
 class BoundedRoutes(Routes):
-    """The edge's route registry, each handler (but UNBOUNDED's) under the request deadline."""
+    """The edge's route registry, each handler under the request deadline unless its Operation says not."""
 
     def __init__(self, app: web.Application, metrics: Metrics, cors_origins: list[str], deadlines: Deadlines) -> None:
         super().__init__(app, metrics, cors_origins)
         self.deadlines = deadlines
 
-    def add(self, method: str, path: str, handler: Handler) -> None:
-        if (method, path) not in UNBOUNDED:
+    def add(self, method: str, path: str, handler: Handler, op: Operation) -> None:
+        if op.deadline:
             handler = self.deadlines.bound(handler)
-        super().add(method, path, handler)
+        super().add(method, path, handler, op)

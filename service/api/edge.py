@@ -1,34 +1,36 @@
 """The edge every request passes: metrics, access log, request id, CORS and JSON error answers.
 
-Routes are registered through `Routes`, which wraps each handler once, at registration, with the
-route's template, method, CORS methods, metrics table and log levels already known. A middleware did
-the same work per request plus two coroutine layers (aiohttp's own and ours) and a route lookup: the
-edge went from ~17 to ~6 µs of the view beacon's CPU time (bench/beacon.py). Requests no route
-matches land on a catch-all route registered last, which answers CORS preflights, 405 (with Allow)
-and 404, through the same wrapper.
+Routes are registered through `Routes` with their `Operation` (api/contract.py), which wraps each
+handler once, at registration, with the route's template, method, CORS policy, metrics table and log
+levels already known, so a request pays no route lookup and no extra coroutine layer. Requests no
+route matches land on a catch-all route registered last, which answers CORS preflights, 405 (with
+Allow) and 404, through the same wrapper. At startup every route of the router must be one of ours.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler
-from multidict import istr
+from multidict import CIMultiDict, istr
 from redis.exceptions import RedisError
 
 from ..appkeys import ROUTES
 from ..metrics import Metrics
 from .access_log import levels, log_request, request_id
 from .access_log import log as access_log
-from .cors import add_headers, allowed_origin, is_preflight, preflight, public_methods
+from .contract import Operation
+from .cors import add_headers, is_preflight, origin_allowed, preflight
 from .errors import CLIENT_GONE, error_answer
 
 REQUEST_ID = istr("X-Request-ID")
 UNMATCHED = "unmatched"  # the route label of requests no route matched (404, 405, preflights)
+Account = Callable[[str, str, int, float], None]  # (method, request id, status, seconds)
 
 
 class CatchAll(web.PlainResource):
@@ -44,6 +46,15 @@ class CatchAll(web.PlainResource):
         return False  # never reused by `add_resource`
 
 
+@dataclass(frozen=True)
+class Declared:
+    """A registered route and its contract (HEAD twins of GET routes are not listed)."""
+
+    method: str
+    path: str
+    operation: Operation
+
+
 class Routes:
     """Registers routes on an app, each handler wrapped by the edge; `close()` adds the catch-all."""
 
@@ -51,30 +62,36 @@ class Routes:
         self.router = app.router
         self.metrics = metrics
         self.cors_origins = cors_origins
+        self.declared: list[Declared] = []
+        self.wrapped: set[Handler] = set()
+        self._cross_origin: dict[web.AbstractResource, set[str]] = {}  # a resource's CORS methods
         self._catch_all: web.AbstractResource | None = None
 
-    def get(self, path: str, handler: Handler, *, allow_head: bool = True) -> None:
+    def get(self, path: str, handler: Handler, op: Operation, *, allow_head: bool = True) -> None:
         if allow_head:
-            self.add("HEAD", path, handler)
-        self.add("GET", path, handler)
+            self.add("HEAD", path, handler, op)
+        self.add("GET", path, handler, op)
 
-    def post(self, path: str, handler: Handler) -> None:
-        self.add("POST", path, handler)
+    def post(self, path: str, handler: Handler, op: Operation) -> None:
+        self.add("POST", path, handler, op)
 
-    def put(self, path: str, handler: Handler) -> None:
-        self.add("PUT", path, handler)
+    def put(self, path: str, handler: Handler, op: Operation) -> None:
+        self.add("PUT", path, handler, op)
 
-    def delete(self, path: str, handler: Handler) -> None:
-        self.add("DELETE", path, handler)
+    def delete(self, path: str, handler: Handler, op: Operation) -> None:
+        self.add("DELETE", path, handler, op)
 
-    def add(self, method: str, path: str, handler: Handler) -> None:
+    def add(self, method: str, path: str, handler: Handler, op: Operation) -> None:
         if self._catch_all is not None:
             raise RuntimeError("routes added after the catch-all would never match")
         resource = self.router.add_resource(path)
-        template = resource.canonical
-        resource.add_route(method, self._wrap(template, handler, public_methods(template), method))
+        if op.cross_origin:
+            self._cross_origin.setdefault(resource, set()).add(method)
+        resource.add_route(method, self._wrap(resource.canonical, handler, op.cross_origin, method))
+        if method != "HEAD":
+            self.declared.append(Declared(method, resource.canonical, op))
 
-    def files(self, prefix: str, directory: Path, headers: Mapping[str, str] | None = None) -> None:
+    def files(self, prefix: str, directory: Path, op: Operation, headers: Mapping[str, str] | None = None) -> None:
         """GET `prefix/<path>`: files under `directory` (nothing outside it) with `headers`, through the edge."""
         root = directory.resolve()
         extra = dict(headers or {})
@@ -89,7 +106,7 @@ class Routes:
                 raise web.HTTPNotFound()
             return web.FileResponse(path, headers=extra)
 
-        self.get(prefix.rstrip("/") + "/{path:.+}", serve)
+        self.get(prefix.rstrip("/") + "/{path:.+}", serve, op)
 
     def close(self) -> None:
         """Register the catch-all (last): preflights, 405 and 404 answered through the edge."""
@@ -100,79 +117,103 @@ class Routes:
         resource.add_route(hdrs.METH_ANY, self._wrap(UNMATCHED, self._unmatched, None))
         self._catch_all = resource
 
-    async def _unmatched(self, request: web.Request) -> web.StreamResponse:
-        methods = public_methods(request.path)
-        if methods and is_preflight(request):
-            origin = request.headers.get(hdrs.ORIGIN)
-            return preflight(request, methods, allowed_origin(origin, self.cors_origins) if origin else None)
+    def check(self) -> None:
+        """Refuse to start with a route registered around the edge (no metrics, JSON errors or CORS)."""
+        bypass = [f"{r.method} {r.resource.canonical if r.resource else '?'}"
+                  for r in self.router.routes() if r.handler not in self.wrapped]
+        if bypass:
+            raise RuntimeError(f"routes registered around the edge (use Routes): {', '.join(bypass)}")
+
+    async def _resolve(self, request: web.Request) -> tuple[set[str], set[str]]:
+        """The methods registered at the request's path, and the cross-origin ones among them."""
         allowed: set[str] = set()
+        cross: set[str] = set()
         for resource in self.router.resources():
             if resource is not self._catch_all:
-                _match, methods_here = await resource.resolve(request)
-                allowed |= methods_here
+                _match, here = await resource.resolve(request)
+                if here:
+                    allowed |= here
+                    cross |= self._cross_origin.get(resource, set())
+        return allowed, cross
+
+    async def _unmatched(self, request: web.Request) -> web.StreamResponse:
+        allowed, cross = await self._resolve(request)
+        if cross and is_preflight(request):
+            return preflight(request, frozenset(cross), origin_allowed(request, self.cors_origins))
         if allowed:
             raise web.HTTPMethodNotAllowed(request.method, allowed)
         raise web.HTTPNotFound()
 
-    def _wrap(self, route: str, handler: Handler, cors: frozenset[str] | None, method: str | None = None) -> Handler:
-        """`handler` dressed and accounted for: whatever happens, one metric, one log line, a request id.
-
-        `cors`: the route's cross-origin methods, None to look them up by path; `method`: the route's
-        method, None if it takes any (the catch-all). Everything known here is not looked up per request:
-        this runs on every request, the view beacon's included.
-        """
+    def _accounting(self, route: str, method: str | None) -> Account:
+        """One metric and (at the route's levels) one access-log line per request."""
         metrics = self.metrics
-        origins = self.cors_origins
         table = metrics.http.stats(route, method) if method is not None else None
         ok_level, other_level = levels(route)
+
+        def account(request_method: str, rid: str, status: int, seconds: float) -> None:
+            (table if table is not None else metrics.http.stats(route, request_method)).observe(status, seconds)
+            level = ok_level if status < 300 else other_level
+            if access_log.isEnabledFor(level):
+                log_request(level, request_method, route, rid, status, seconds)
+
+        return account
+
+    def _failed(self, request: web.Request, exc: Exception) -> web.StreamResponse:
+        """The JSON answer for what a handler raised; HTTP answers below 400 (redirects, 304) go on up."""
+        if isinstance(exc, RedisError):
+            self.metrics.redis_errors.inc()
+        answer = error_answer(request, exc)
+        if answer is None:
+            raise exc
+        return answer
+
+    def _wrap(self, route: str, handler: Handler, cross_origin: bool | None, method: str | None = None) -> Handler:
+        """`handler` dressed and accounted for: whatever happens, one metric, one log line, a request id.
+
+        `cross_origin`: whether answers carry CORS headers, None to find out per request (the
+        catch-all); `method`: the route's, None if it takes any (the catch-all).
+        """
+        account, failed, resolve = self._accounting(route, method), self._failed, self._resolve
+        origins = self.cors_origins
         perf_counter = time.perf_counter
 
         async def edge(request: web.Request) -> web.StreamResponse:
             started = perf_counter()
             rid = request_id(request.headers.get(REQUEST_ID))
-            methods = cors if cors is not None else public_methods(request.path)
-            allow = None
-            if methods:
-                origin = request.headers.get(hdrs.ORIGIN)
-                allow = allowed_origin(origin, origins) if origin else None
+            cors = cross_origin if cross_origin is not None else bool((await resolve(request))[1])
+            allow = origin_allowed(request, origins) if cors else None
             status = 500
             try:
                 try:
                     response = await handler(request)
                 except Exception as exc:
-                    if isinstance(exc, RedisError):
-                        metrics.redis_errors.inc()
-                    answer = error_answer(request, exc)
-                    if answer is None:
-                        raise
-                    response = answer
+                    response = failed(request, exc)
                 status = response.status
                 if not response.prepared:
-                    headers = response.headers
-                    headers[REQUEST_ID] = rid
-                    if methods:
-                        if hdrs.VARY in headers or allow is not None:
-                            add_headers(headers, allow)
-                        else:
-                            headers[hdrs.VARY] = "Origin"
+                    dress(response.headers, rid, cors, allow)
                 return response
             except web.HTTPException as exc:  # redirects and 304s travel as exceptions
                 status = exc.status
-                exc.headers[REQUEST_ID] = rid
-                if methods:
-                    add_headers(exc.headers, allow)
+                dress(exc.headers, rid, cors, allow)
                 raise
             except asyncio.CancelledError:
                 status = CLIENT_GONE
                 raise
             finally:
-                seconds = perf_counter() - started
-                (table if table is not None else metrics.http.stats(route, request.method)).observe(status, seconds)
-                level = ok_level if status < 300 else other_level
-                if access_log.isEnabledFor(level):
-                    log_request(level, request.method, route, rid, status, seconds)
+                account(request.method, rid, status, perf_counter() - started)
 
+        self.wrapped.add(edge)
         return edge
+
+
+def dress(headers: CIMultiDict[str], rid: str, cors: bool, allow: str | None) -> None:
+    """The request id and, on a cross-origin route, the CORS answer (Vary: Origin always)."""
+    headers[REQUEST_ID] = rid
+    if cors:
+        if hdrs.VARY in headers or allow is not None:
+            add_headers(headers, allow)
+        else:
+            headers[hdrs.VARY] = "Origin"
 
 
 def forwarded_for(request: web.Request) -> str | None:
@@ -184,4 +225,3 @@ def forwarded_for(request: web.Request) -> str | None:
 def routes(app: web.Application) -> Routes:
     """The app's route registry (made by `create_app` before any module registers routes)."""
     return app[ROUTES]
-

@@ -8,8 +8,9 @@ from typing import Any
 from aiohttp import hdrs, web
 from redis.exceptions import RedisError
 
-from ..domain.errors import DomainError, Unavailable
+from ..domain.errors import DomainError, Gone, InvalidInput, NotFound, RateLimited, Unauthorized, Unavailable
 from ..outages import StorageUnavailable, sqlite_outage
+from .parsing import BadRequest, TooLarge, UnsupportedType
 
 log = logging.getLogger(__name__)
 CLIENT_GONE = 499  # nginx's "client closed request": counted apart from errors, never sent
@@ -26,6 +27,18 @@ HTTP_CODES = {
     415: "unsupported_media_type", 431: "headers_too_large", 500: "internal_error", 501: "not_implemented",
     503: "unavailable", 504: "timeout",
 }
+
+
+# The HTTP status of each kind of error a handler may raise (a subclass takes its nearest listed base's).
+STATUS_OF: dict[type[DomainError], int] = {
+    BadRequest: 400, Unauthorized: 401, NotFound: 404, Gone: 410, TooLarge: 413, UnsupportedType: 415,
+    InvalidInput: 422, RateLimited: 429, Unavailable: 503,
+}
+
+
+def status_of(exc: DomainError) -> int:
+    """The status `exc` answers with: its class's, else its nearest base's in STATUS_OF, else 400."""
+    return next((STATUS_OF[c] for c in type(exc).__mro__ if c in STATUS_OF), 400)
 
 
 def client_gone(request: web.Request) -> bool:
@@ -46,7 +59,7 @@ def error_answer(request: web.Request, exc: Exception) -> web.Response | None:
         log.warning("sqlite unavailable: %s", outage.details)
         exc = Unavailable(outage.message, outage.details)
     if isinstance(exc, DomainError):
-        response = error_response(exc.status, exc.code, exc.message, exc.details)
+        response = error_response(status_of(exc), exc.code, exc.message, exc.details)
         retry_after = getattr(exc, "retry_after", None)  # RateLimited, OutcomeUnknown
         if retry_after is not None:
             response.headers[hdrs.RETRY_AFTER] = str(retry_after)

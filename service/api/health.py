@@ -9,12 +9,15 @@ from typing import Any
 from aiohttp import hdrs, web
 
 from ..appkeys import DURABLE, LEASE, REDIS_PING, SETTINGS
+from .answers import Health, Readiness
+from .contract import Operation, Reply
 from .edge import routes
 from .errors import RETRY_AFTER_S
+from .parsing import json_answer
 
 
 async def healthz(request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok"})
+    return json_answer(Health(status="ok"))
 
 
 async def _check(probe: Awaitable[object], seconds: float) -> str:
@@ -33,8 +36,8 @@ async def readyz(request: web.Request) -> web.Response:
     redis, database = await asyncio.gather(_check(app[REDIS_PING](), seconds), _check(durable.ping(), seconds))
     checks = {"redis": redis, durable.kind: database}
     ready = all(v == "ok" for v in checks.values())
-    body = {"status": "ready" if ready else "not_ready", "checks": checks, **await _worker(app, seconds)}
-    response = web.json_response(body, status=200 if ready else 503)
+    answer = Readiness(status="ready" if ready else "not_ready", checks=checks, **await _worker(app, seconds))
+    response = json_answer(answer, 200 if ready else 503)
     if not ready:
         response.headers[hdrs.RETRY_AFTER] = RETRY_AFTER_S
     return response
@@ -53,5 +56,8 @@ async def _worker(app: web.Application, seconds: float) -> dict[str, Any]:
 
 def setup(app: web.Application) -> None:
     r = routes(app)
-    r.get("/healthz", healthz)
-    r.get("/readyz", readyz)
+    r.get("/healthz", healthz, Operation("Alive", {200: Health}, "meta", deadline=False))
+    r.get("/readyz", readyz, Operation(
+        "Redis and SQLite answer", {200: Reply("ready", Readiness), 503: Reply("not ready", Readiness)}, "meta",
+        deadline=False,  # each check is bounded by READYZ_TIMEOUT_S
+    ))

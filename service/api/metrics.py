@@ -11,6 +11,7 @@ from redis.exceptions import RedisError
 from .. import appkeys as K
 from ..domain.ops import flush_snapshot
 from ..domain.worker_lease import works_here
+from .contract import Operation, Reply
 from .edge import routes
 from .parsing import require_admin
 
@@ -42,5 +43,7 @@ async def metrics(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
-    r = routes(app)
-    r.get("/metrics", metrics)
+    routes(app).get("/metrics", metrics, Operation(
+        "Prometheus metrics (admin unless METRICS_PUBLIC)", {200: Reply("the text format", media="text/plain")},
+        "meta", admin=True,
+    ))

@@ -8,8 +8,10 @@ from aiohttp import web
 
 from .. import appkeys as K
 from ..domain.catalog import check_article_id
+from ..domain.results import OpsSummary
+from .contract import Operation, Reply
 from .edge import routes
-from .parsing import require_admin
+from .parsing import json_answer, require_admin
 
 ASSETS = Path(__file__).resolve().parent.parent / "web" / "ops"
 CSP = (
@@ -26,10 +28,12 @@ PAGE_HEADERS = {**SECURITY_HEADERS, "Cache-Control": "no-store"}
 ASSET_HEADERS = {**SECURITY_HEADERS, "Cache-Control": "no-cache"}  # revalidated (ETag) on every load
 
 
+PAGE = Reply("the page", media="text/html")
+
+
 async def summary(request: web.Request) -> web.Response:
     require_admin(request, request.app[K.ADMIN_TOKEN])
-    body = await request.app[K.OPS].summary()
-    return web.json_response(body, headers={"Cache-Control": "no-store"})
+    return json_answer(await request.app[K.OPS].summary(), headers={"Cache-Control": "no-store"})
 
 
 def _page(name: str) -> web.FileResponse:
@@ -47,7 +51,15 @@ async def article_page(request: web.Request) -> web.FileResponse:
 
 def setup(app: web.Application) -> None:
     r = routes(app)
-    r.get("/v1/ops/summary", summary)
-    r.get("/ops", dashboard)
-    r.get("/ops/articles/{article_id}", article_page)
-    r.files("/ops/static", ASSETS, ASSET_HEADERS)
+    r.get("/v1/ops/summary", summary, Operation(
+        "What the dashboard shows: rates, flush lag, Redis memory, top articles, health", {200: OpsSummary}, "ops",
+        admin=True,
+    ))
+    r.get("/ops", dashboard, Operation("The ops dashboard (it logs in with the admin token)", {200: PAGE}, "ops"))
+    r.get("/ops/articles/{article_id}", article_page, Operation(
+        "An article's drill-down page", {200: PAGE}, "ops", errors=(422,),
+    ))
+    r.files("/ops/static", ASSETS, Operation(
+        "The dashboard's scripts and styles", {200: Reply("the file", media="application/octet-stream")}, "ops",
+        errors=(404,),
+    ), ASSET_HEADERS)

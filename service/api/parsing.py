@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 from aiohttp import hdrs, web
 from pydantic import BaseModel, ValidationError
 
-from ..domain.errors import DomainError, InvalidInput, Unauthorized
+from ..domain.errors import DomainError, InvalidInput, Unauthorized, validation_details
 
 M = TypeVar("M", bound=BaseModel)
 # Request bodies the admin endpoints take compressed; aiohttp inflates these as they arrive, and the
@@ -20,17 +20,14 @@ IDENTITY = frozenset({"", "identity"})
 
 
 class BadRequest(DomainError):
-    status = 400
     code = "bad_request"
 
 
 class TooLarge(DomainError):
-    status = 413
     code = "payload_too_large"
 
 
 class UnsupportedType(DomainError):
-    status = 415
     code = "unsupported_media_type"
 
 
@@ -126,13 +123,6 @@ def decode_json(body: bytes, allow_empty: bool = False) -> Any:
         raise BadRequest(f"JSON not accepted: {type(exc).__name__}") from None
 
 
-def validation_details(exc: ValidationError) -> list[dict[str, Any]]:
-    return [
-        {"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]}
-        for e in exc.errors(include_url=False, include_context=False, include_input=False)
-    ]
-
-
 def validate(model: type[M], data: Any, context: dict[str, Any] | None = None) -> M:
     """`model` from parsed JSON, or a 422 listing what was wrong."""
     if not isinstance(data, dict):
@@ -141,6 +131,26 @@ def validate(model: type[M], data: Any, context: dict[str, Any] | None = None) -
         return model.model_validate(data, context=context)
     except ValidationError as exc:
         raise InvalidInput("invalid request body", validation_details(exc)) from None
+
+
+def query(model: type[M], request: web.Request) -> M:
+    """`model` from the query string (a repeated name: its first value), or a 422 listing what was wrong."""
+    try:
+        return model.model_validate(dict(request.query))
+    except ValidationError as exc:
+        raise InvalidInput("invalid query", validation_details(exc)) from None
+
+
+def json_answer(answer: BaseModel, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    """`answer` as a JSON response (the one place a model becomes response bytes)."""
+    return web.Response(body=answer.__pydantic_serializer__.to_json(answer), status=status, headers=headers,
+                        content_type="application/json")
+
+
+def has_etag(request: web.Request, etag: str) -> bool:
+    """True if the request's If-None-Match names `etag` (weakly or strongly) or is `*`."""
+    given, value = request.if_none_match, etag.strip('"')
+    return given is not None and any(e.value in ("*", value) for e in given)  # weak comparison, RFC 9110
 
 
 def require_json(request: web.Request) -> None:

@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import asdict
-from typing import Any
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..appkeys import RELATED, SETTINGS
 from ..domain.articles import ARTICLE_ID, normalise_tags, rfc3339
-from ..domain.errors import InvalidInput
 from ..domain.related_service import RelatedList
 from ..moments import from_epoch
+from .contract import Operation, Reply
 from .edge import routes
-from .parsing import decode_json, read_body, validate
+from .parsing import decode_json, has_etag, query, read_body, validate
 
 MAX_LIMIT = 50
 DEFAULT_LIMIT = 8
@@ -46,53 +44,52 @@ class PreviewIn(BaseModel):
         return value
 
 
-def query_limit(request: web.Request) -> int:
-    """`?limit=` as an integer from 1 to 50 (default 8), else 422."""
-    raw = request.query.get("limit", str(DEFAULT_LIMIT))
-    try:
-        limit = int(raw)
-    except ValueError:
-        limit = 0
-    if not 1 <= limit <= MAX_LIMIT:
-        raise InvalidInput(f"limit must be an integer from 1 to {MAX_LIMIT}", {"limit": raw[:20]})
-    return limit
+class RelatedQuery(BaseModel):
+    """Query of `GET /v1/articles/{id}/related`."""
+
+    limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
 
 
-def payload(found: RelatedList) -> dict[str, Any]:
-    """The JSON shape of a related list."""
-    items = []
-    for item in found.related:
-        data = asdict(item)
-        data["published_at"] = rfc3339(from_epoch(item.published_at))  # a stored value never fails a read
-        items.append(data)
-    out: dict[str, Any] = {"related": items}
-    if found.article_id is not None:
-        out = {"article_id": found.article_id, **out}
-    return out
+class RelatedEntry(BaseModel):
+    """One article of a related list, and why it is there."""
+
+    article_id: str
+    title: str
+    url: str
+    published_at: str = Field(description="RFC 3339 UTC")
+    score: float
+    shared_tags: list[str]
+    reason: str
+
+
+class RelatedAnswer(BaseModel):
+    """A related list, best first (`article_id`: the article it is under; absent for a preview)."""
+
+    article_id: str | None = None
+    related: list[RelatedEntry]
+
+
+def answer(found: RelatedList) -> RelatedAnswer:
+    """The served shape of a related list (a stored time never fails a read: it is clamped)."""
+    items = [RelatedEntry(**{**asdict(i), "published_at": rfc3339(from_epoch(i.published_at))}) for i in found.related]
+    return RelatedAnswer(article_id=found.article_id, related=items)
 
 
 def render(found: RelatedList) -> tuple[bytes, str]:
     """JSON bytes and their strong ETag."""
-    body = json.dumps(payload(found), ensure_ascii=False, separators=(",", ":")).encode()
+    body = answer(found).model_dump_json(exclude_none=True).encode()
     return body, '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
 
 
-def etag_matches(header: str | None, etag: str) -> bool:
-    """True if `If-None-Match` names this ETag (weak or strong) or is `*`."""
-    if not header:
-        return False
-    return any(part.strip() == "*" or part.strip().removeprefix("W/") == etag for part in header.split(","))
-
-
 async def related(request: web.Request) -> web.Response:
-    limit = query_limit(request)
+    limit = query(RelatedQuery, request).limit
     found = await request.app[RELATED].related(request.match_info["article_id"], limit)
     body, etag = render(found)
     headers = {
         "Cache-Control": f"public, max-age={int(request.app[SETTINGS].related_cache_s)}",
         "ETag": etag,
     }
-    if etag_matches(request.headers.get("If-None-Match"), etag):
+    if has_etag(request, etag):
         return web.Response(status=304, headers=headers)
     return web.Response(body=body, content_type="application/json", headers=headers)
 
@@ -101,10 +98,18 @@ async def preview(request: web.Request) -> web.Response:
     raw = decode_json(await read_body(request, request.app[SETTINGS].max_public_body))
     body = validate(PreviewIn, raw)
     found = await request.app[RELATED].preview(body.tags, body.title, body.summary, body.exclude, body.limit)
-    return web.json_response(payload(found), headers={"Cache-Control": "no-store"})
+    return web.Response(body=render(found)[0], content_type="application/json", headers={"Cache-Control": "no-store"})
 
 
 def setup(app: web.Application) -> None:
     r = routes(app)
-    r.get("/v1/articles/{article_id}/related", related)
-    r.post("/v1/related", preview)
+    r.get("/v1/articles/{article_id}/related", related, Operation(
+        "The related list under an article", {
+            200: Reply("the list", RelatedAnswer, headers=("ETag",)),
+            304: Reply("the client's copy (If-None-Match) is current"),
+        }, "related", query=RelatedQuery, errors=(404, 410, 422), cross_origin=True,
+    ))
+    r.post("/v1/related", preview, Operation(
+        "A related list for a page not in the catalog yet (an editor's preview)", {200: RelatedAnswer}, "related",
+        body=PreviewIn, errors=(413, 415, 422), cross_origin=True,
+    ))

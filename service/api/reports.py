@@ -3,24 +3,24 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Literal
 
 from aiohttp import web
+from pydantic import BaseModel
 
 from ..appkeys import ADMIN_TOKEN, CATALOG, FLUSHER, REPORTS
 from ..domain.articles import rfc3339
 from ..domain.catalog import check_article_id
 from ..domain.errors import InvalidInput, NotFound
 from ..domain.reports import SeriesQuery
+from ..domain.results import Point
+from .contract import Operation, Reply
 from .edge import routes
-from .parsing import require_admin, validate
+from .parsing import json_answer, query, require_admin
 
 
 def _query(request: web.Request) -> SeriesQuery:
-    raw = dict(request.query)
-    for outer, inner in (("from", "start"), ("to", "end")):
-        if outer in raw:
-            raw[inner] = raw.pop(outer)
-    return validate(SeriesQuery, raw)
+    return query(SeriesQuery, request)
 
 
 async def timeseries(request: web.Request) -> web.Response:
@@ -30,8 +30,8 @@ async def timeseries(request: web.Request) -> web.Response:
     if await request.app[CATALOG].find(article_id) is None:
         raise NotFound(f"no article {article_id!r}")
     points = await request.app[REPORTS].series(article_id, query)
-    body = {"article_id": article_id, "metric": query.metric, "granularity": query.granularity, "points": points}
-    return web.json_response(body, headers={"Cache-Control": "public, max-age=10"})
+    series = Series(article_id=article_id, metric=query.metric, granularity=query.granularity, points=points)
+    return json_answer(series, headers={"Cache-Control": "public, max-age=10"})
 
 
 async def export_csv(request: web.Request) -> web.StreamResponse:
@@ -56,7 +56,22 @@ async def export_csv(request: web.Request) -> web.StreamResponse:
     return response
 
 
+class Series(BaseModel):
+    """An article's counts per hour or day, oldest first."""
+
+    article_id: str
+    metric: Literal["views", "shares", "clicks"]
+    granularity: Literal["hour", "day"]
+    points: list[Point]
+
+
 def setup(app: web.Application) -> None:
     r = routes(app)
-    r.get("/v1/articles/{article_id}/timeseries", timeseries)
-    r.get("/v1/export/articles.csv", export_csv)
+    r.get("/v1/articles/{article_id}/timeseries", timeseries, Operation(
+        "An article's time series", {200: Series}, "stats", query=SeriesQuery, errors=(404, 422), cross_origin=True,
+    ))
+    r.get("/v1/export/articles.csv", export_csv, Operation(
+        "Per-article totals of a period as CSV (flushes first, so it is exact)",
+        {200: Reply("the CSV file", media="text/csv")}, "reports", query=SeriesQuery, errors=(422,), admin=True,
+        deadline=False,
+    ))

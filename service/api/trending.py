@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Literal
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..appkeys import TRENDING
 from ..domain.articles import rfc3339
+from ..domain.results import Trend
 from ..domain.trending import METRICS, WINDOWS, Ranking
+from .contract import Operation
 from .edge import routes
-from .parsing import validate
+from .parsing import json_answer, query
 
 MAX_LIMIT = 50
 
@@ -24,29 +26,41 @@ class TrendingQuery(BaseModel):
     limit: int = Field(10, ge=1, le=MAX_LIMIT)
 
 
-def ranking_body(ranking: Ranking, limit: int) -> dict[str, Any]:
-    """The JSON shape of a ranking, cut to `limit` articles."""
-    return {
-        "metric": next(public for public, stored in METRICS.items() if stored == ranking.metric),
-        "window": ranking.window,
-        "from": rfc3339(datetime.fromtimestamp(ranking.start, UTC)),
-        "to": rfc3339(datetime.fromtimestamp(ranking.end, UTC)),
-        "articles": [
-            {"article_id": i.article_id, "title": i.title, "url": i.url, "count": i.count, "score": i.score}
-            for i in ranking.items[:limit]
-        ],
-    }
+class TrendingAnswer(BaseModel):
+    """The time-decayed ranking of a window (`from`/`to`: RFC 3339 UTC)."""
+
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+    metric: str
+    window: str
+    start: str = Field(alias="from")
+    end: str = Field(alias="to")
+    articles: list[Trend]
+
+
+def ranking_body(ranking: Ranking, limit: int) -> TrendingAnswer:
+    """The served shape of a ranking, cut to `limit` articles."""
+    return TrendingAnswer(
+        metric=next(public for public, stored in METRICS.items() if stored == ranking.metric),
+        window=ranking.window,
+        start=rfc3339(datetime.fromtimestamp(ranking.start, UTC)),
+        end=rfc3339(datetime.fromtimestamp(ranking.end, UTC)),
+        articles=[Trend(article_id=i.article_id, title=i.title, url=i.url, count=i.count, score=i.score)
+                  for i in ranking.items[:limit]],
+    )
 
 
 async def trending(request: web.Request) -> web.Response:
-    query = validate(TrendingQuery, dict(request.query))
+    asked = query(TrendingQuery, request)
     store = request.app[TRENDING]
-    ranking = await store.top(METRICS[query.metric], WINDOWS[query.window])
+    ranking = await store.top(METRICS[asked.metric], WINDOWS[asked.window])
     max_age = max(1, int(store.ttl_s))
     headers = {"Cache-Control": f"public, max-age={max_age}"}
-    return web.json_response(ranking_body(ranking, query.limit), headers=headers)
+    return json_answer(ranking_body(ranking, asked.limit), headers=headers)
 
 
 def setup(app: web.Application) -> None:
     r = routes(app)
-    r.get("/v1/trending", trending)
+    r.get("/v1/trending", trending, Operation(
+        "The most read, shared or clicked articles of a window", {200: TrendingAnswer}, "trending",
+        query=TrendingQuery, errors=(422,), cross_origin=True,
+    ))

@@ -1,4 +1,4 @@
-"""The embeddable widget script and the demo article pages that embed it."""
+"""The embeddable widget script, and the static assets held in memory that it and the demo pages use."""
 
 from __future__ import annotations
 
@@ -6,31 +6,21 @@ import gzip
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from html import escape
 from pathlib import Path
 from string import Template
 
 from aiohttp import web
-from pydantic import BaseModel, TypeAdapter
+from pydantic import BaseModel, Field, TypeAdapter
 
-from ..appkeys import ASSETS, CATALOG
+from ..appkeys import ASSETS
 from ..config import Settings
-from ..demo import DEMO_ARTICLES, DEMO_HOST
-from ..domain.articles import Article, rfc3339
-from ..domain.catalog import check_article_id
-from ..domain.errors import Gone, NotFound
+from .contract import Operation, Reply
 from .edge import routes
+from .parsing import has_etag
 
 WEB = Path(__file__).resolve().parent.parent / "web"
 IMMUTABLE = "public, max-age=31536000, immutable"
 REVALIDATE = "public, max-age=86400, stale-while-revalidate=604800"  # an unversioned URL must pick up releases
-DEMO_CSP = (
-    "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'; object-src 'none'; "
-    "require-trusted-types-for 'script'; trusted-types 'none'"
-)
-WORDS_PER_MINUTE = 230
 
 
 @dataclass(frozen=True)
@@ -104,13 +94,6 @@ def load_assets(settings: Settings) -> Assets:
     )
 
 
-def _matches(if_none_match: str | None, etag: str) -> bool:
-    if not if_none_match:
-        return False
-    tags = [t.strip().removeprefix("W/") for t in if_none_match.split(",")]
-    return "*" in tags or etag in tags
-
-
 def serve(request: web.Request, asset: Asset) -> web.Response:
     """The asset, immutable when the URL names its version, 304 when the client has it."""
     pinned = request.query.get("v") == asset.version
@@ -121,7 +104,7 @@ def serve(request: web.Request, asset: Asset) -> web.Response:
         "X-Content-Type-Options": "nosniff",
         "Cross-Origin-Resource-Policy": "cross-origin",
     }
-    if _matches(request.headers.get("If-None-Match"), asset.etag):
+    if has_etag(request, asset.etag):
         return web.Response(status=304, headers=headers)
     body = asset.body
     if "gzip" in request.headers.get("Accept-Encoding", "").lower():
@@ -134,84 +117,14 @@ async def widget_js(request: web.Request) -> web.Response:
     return serve(request, request.app[ASSETS].widget)
 
 
-async def demo_css(request: web.Request) -> web.Response:
-    return serve(request, request.app[ASSETS].css)
-
-
-@dataclass(frozen=True)
-class Page:
-    """What a demo page shows about one article."""
-
-    url: str
-    section: str
-    published: datetime
-    tags: list[str]
-    content: DemoContent
-
-
-def page_facts(article_id: str, content: DemoContent | None, article: Article | None) -> Page:
-    """From the catalog where the article is there, else from the demo catalog's definition."""
-    if article is not None:
-        if not article.published:
-            raise Gone(f"article {article_id!r} is unpublished")
-        text = content or DemoContent(
-            headline=article.title, summary=article.summary or "", byline="Newsroom", body=[], takeaways=[]
-        )
-        return Page(article.url, article.section or "News", article.published_at, article.tags, text)
-    for ident, _title, tags, hours, section, _summary in DEMO_ARTICLES:
-        if ident == article_id and content is not None:
-            published = datetime.now(UTC) - timedelta(hours=hours)
-            return Page(f"{DEMO_HOST}/{ident}", section, published, tags, content)
-    raise NotFound(f"no demo article {article_id!r}")
-
-
-def _lines(tag: str, items: list[str], indent: str) -> str:
-    return "\n".join(f"{indent}<{tag}>{escape(item)}</{tag}>" for item in items)
-
-
-def render_page(assets: Assets, article_id: str, page: Page) -> str:
-    """The demo article page; every value is HTML-escaped."""
-    text = page.content
-    words = sum(len(p.split()) for p in [text.summary, *text.body])
-    values = {
-        "headline": text.headline, "summary": text.summary, "byline": text.byline, "canonical": page.url,
-        "section": page.section, "article_id": article_id, "published_iso": rfc3339(page.published),
-        "published_text": page.published.astimezone(UTC).strftime("%d %B %Y, %H:%M UTC"),
-        "minutes": str(max(1, round(words / WORDS_PER_MINUTE))),
-        "css": f"/demo/assets/demo.css?v={assets.css.version}", "widget_src": "/widget.js",
-    }
-    out = {k: escape(v) for k, v in values.items()}
-    out["paragraphs"] = _lines("p", text.body, "      ")
-    out["takeaways"] = _lines("li", text.takeaways, "        ")
-    out["tags"] = _lines("li", page.tags, "      ")
-    more = [(ident, title) for ident, title, *_ in DEMO_ARTICLES if ident != article_id]
-    out["more"] = "\n".join(f'      <li><a href="/demo/{escape(i)}">{escape(t)}</a></li>' for i, t in more)
-    return assets.template.substitute(out)
-
-
-async def demo_page(request: web.Request) -> web.Response:
-    article_id = request.match_info.get("article_id", DEMO_ARTICLES[0][0])
-    check_article_id(article_id)
-    assets = request.app[ASSETS]
-    article = await request.app[CATALOG].find(article_id)
-    html = render_page(assets, article_id, page_facts(article_id, assets.content.get(article_id), article))
-    headers = {
-        "Content-Security-Policy": DEMO_CSP,
-        "Cache-Control": "no-cache",
-        "Referrer-Policy": "strict-origin-when-cross-origin",
-        "X-Content-Type-Options": "nosniff",
-    }
-    return web.Response(text=html, content_type="text/html", charset="utf-8", headers=headers)
+class AssetQuery(BaseModel):
+    v: str | None = Field(None, description="the asset's version: given, the answer is immutable")
 
 
 def setup(app: web.Application) -> None:
     r = routes(app)
-    r.get("/widget.js", widget_js)
-
-
-def setup_demo(app: web.Application) -> None:
-    """The demo pages (`serve --demo` only); after `setup`."""
-    r = routes(app)
-    r.get("/demo", demo_page)
-    r.get("/demo/assets/demo.css", demo_css)
-    r.get("/demo/{article_id}", demo_page)
+    r.get("/widget.js", widget_js, Operation(
+        "The embeddable widget", {200: Reply("the script", media="application/javascript", headers=("ETag",)),
+                                  304: Reply("the client's copy (If-None-Match) is current")},
+        "widget", query=AssetQuery, cross_origin=True,
+    ))

@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from pydantic import (
+    AliasChoices,
     BaseModel,
     ConfigDict,
     Field,
@@ -148,3 +149,13 @@ def article_from_input(article_id: str, data: ArticleIn, now: datetime) -> Artic
 def tag_keys(article: Article) -> list[str]:
     """The article's tags in the form they are matched by."""
     return [tag_key(t) for t in article.tags]
+
+
+class BulkArticle(ArticleIn):
+    """One item of `POST /v1/articles/bulk`: an article body with its id.
+
+    The id is documented as `id`, the name the article itself answers with (GET, PUT), so an exported
+    article imports unchanged; `article_id`, the name of the event and stats payloads, is accepted too.
+    """
+
+    id: str = Field(pattern=ARTICLE_ID.pattern, validation_alias=AliasChoices("id", "article_id"))

@@ -6,16 +6,18 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import Any
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
 
 from pydantic import ValidationError
 
 from ..storage.durable import ArticleStore
 from ..storage.redis_index import RedisIndex
-from .articles import Article, ArticleIn, article_from_input, valid_article_id
+from .articles import Article, ArticleIn, BulkArticle, article_from_input, valid_article_id
 from .clock import Clock, utcnow
 from .codes import new_code
-from .errors import InvalidInput, NotFound
+from .errors import InvalidInput, NotFound, validation_details
 from .networks import NETWORKS
 from .urls import canonical_url
 
@@ -25,6 +27,16 @@ UNKNOWN_CACHE_SIZE = 10_000
 PARSE_SLICE = 100  # bulk items validated between two yields to the event loop
 Listener = Callable[[Article], Awaitable[None]]
 BulkListener = Callable[[list[Article]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class BulkItem:
+    """What became of one item of a bulk write (`error`: why it was rejected)."""
+
+    index: int
+    id: str | None
+    outcome: Literal["created", "replaced", "rejected"]
+    error: InvalidInput | None = None
 
 
 def check_article_id(article_id: str) -> None:
@@ -62,35 +74,39 @@ class Catalog:
         await self._notify(article)
         return created, article
 
-    async def bulk(self, items: list[Any]) -> list[dict[str, Any]]:
-        """Per-item results; a bad item does not sink the good ones. The good ones are written together."""
-        results: list[dict[str, Any] | None] = []
+    async def bulk(self, items: list[Any]) -> list[BulkItem]:
+        """Per-item outcomes; a bad item does not sink the good ones. The good ones are written together."""
+        results: list[BulkItem | None] = []
         valid: list[tuple[int, Article]] = []
         now = self.clock()
         for i, raw in enumerate(items):
             if i and i % PARSE_SLICE == 0:
                 await asyncio.sleep(0)  # let requests in between: validating 1000 articles takes ~10 ms
-            article_id = raw.get("id") if isinstance(raw, dict) else None
             try:
-                if not isinstance(article_id, str):
-                    raise InvalidInput("each article needs a string 'id'")
-                check_article_id(article_id)
-                body = {k: v for k, v in raw.items() if k != "id"}
-                valid.append((i, article_from_input(article_id, self.parse(body), now)))
+                valid.append((i, self._bulk_article(raw, now)))
                 results.append(None)
-            except ValidationError as exc:
-                results.append(_failed(i, article_id, "validation_error", "invalid article", _errors(exc)))
             except InvalidInput as exc:
-                results.append(_failed(i, article_id, exc.code, exc.message, exc.details))
+                results.append(BulkItem(i, _given_id(raw), "rejected", exc))
         articles = [article for _i, article in valid]
         for (i, article), created in zip(valid, await self._save(articles), strict=True):
-            results[i] = {"index": i, "id": article.id, "status": 201 if created else 200}
+            results[i] = BulkItem(i, article.id, "created" if created else "replaced")
         batch: list[Article] = []
         for article in articles:
             await self._notify(article, batch)
         for bulk_listener in self.bulk_listeners:
             await bulk_listener(batch)
         return [r for r in results if r is not None]
+
+    def _bulk_article(self, raw: Any, now: datetime) -> Article:
+        """One bulk item as an article: its id under `id` or `article_id`, the rest an article body."""
+        if not isinstance(raw, dict):
+            raise InvalidInput("each article must be a JSON object")
+        try:
+            item = BulkArticle.model_validate(raw, context={"host_allowed": self.host_allowed})
+        except ValidationError as exc:
+            raise InvalidInput("invalid article", validation_details(exc)) from None
+        check_article_id(item.id)
+        return Article(id=item.id, updated_at=now, **item.model_dump(include=set(ArticleIn.model_fields)))
 
     async def _save(self, articles: list[Article]) -> list[bool]:
         """Write articles to SQLite then index them in Redis; whether each was created."""
@@ -190,13 +206,9 @@ def codes_in_use(codes: dict[str, str], totals: dict[str, int]) -> dict[str, str
 _CODE_METRICS = ("share\t", "click\t", "bot_click\t")
 
 
-def _failed(i: int, article_id: object, code: str, message: str, details: Any) -> dict[str, Any]:
-    ident = article_id if isinstance(article_id, str) else None
-    return {"index": i, "id": ident, "status": 422, "error": {"code": code, "message": message, "details": details}}
-
-
-def _errors(exc: ValidationError) -> list[dict[str, Any]]:
-    return [
-        {"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]}
-        for e in exc.errors(include_url=False, include_context=False, include_input=False)
-    ]
+def _given_id(raw: Any) -> str | None:
+    """The id a rejected bulk item named, if it named one as a string (under either name)."""
+    if not isinstance(raw, dict):
+        return None
+    given = raw.get("id", raw.get("article_id"))
+    return given if isinstance(given, str) else None

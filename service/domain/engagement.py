@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from redis.exceptions import RedisError
 
@@ -18,6 +18,7 @@ from .clock import DAY_S, HOUR_S, Clock, epoch_day, utcnow
 from .codes import valid_code
 from .errors import Gone, NotFound, OutcomeUnknown, RateLimited
 from .networks import NETWORKS, intent_url, with_utm
+from .results import EventStatus, RelatedClicks, RelatedStats, ShareLink, Stats, Tally
 from .visitors import VisitorHasher, is_bot
 
 _RESULTS = {
@@ -138,7 +139,7 @@ class Engagement:
         hasher = self._hasher if day == self._hasher_day else await self._hasher_of(day)
         return hasher.limiter(who.ip)
 
-    async def share(self, article_id: str, network: str, event_id: str | None, who: Requester) -> dict[str, Any]:
+    async def share(self, article_id: str, network: str, event_id: str | None, who: Requester) -> ShareLink:
         """Count one share intent (bots apart, once per visitor, article and network in the window) and
         answer with the share link and the network's intent URL."""
         check_article_id(article_id)
@@ -151,14 +152,12 @@ class Engagement:
         code = result.extra or await self._first_share(article_id, network)
         share_url = f"{self.base}/s/{code}"
         title = result.title or ""
-        return {
-            "network": network,
-            "code": code,
-            "share_url": share_url,
-            "intent_url": intent_url(network, share_url, title),
-            "counted": result.status == "ok" and metric == "share",  # into the public share counts
-            "status": ("accepted" if metric == "share" else "bot") if result.status == "ok" else result.status,
-        }
+        status: EventStatus = ("accepted" if metric == "share" else "bot") if result.status == "ok" else (
+            self._status(result, article_id))
+        intent = intent_url(network, share_url, title)
+        counted = result.status == "ok" and metric == "share"  # into the public share count
+        return ShareLink(network=network, code=code, share_url=share_url, intent_url=intent, counted=counted,
+                         status=status)
 
     async def _first_share(self, article_id: str, network: str) -> str:
         """The article's code on a network not shared before: from SQLite into Redis (codes are lazy)."""
@@ -191,7 +190,7 @@ class Engagement:
             target = stored
         return target
 
-    async def view(self, article_id: str, event_id: str | None, who: Requester) -> str:
+    async def view(self, article_id: str, event_id: str | None, who: Requester) -> EventStatus:
         """Count a page view once per event id and once per visitor and article in the window (the rest as
         repeat views); bots apart. Returns accepted/repeat/duplicate/bot."""
         check_article_id(article_id)
@@ -217,7 +216,7 @@ class Engagement:
         return "accepted" if result.status == "ok" else self._status(result, article_id)
 
     async def related(self, article_id: str, kind: str, position: int, event_id: str | None,
-                      who: Requester) -> str:
+                      who: Requester) -> EventStatus:
         """Count a shown related list ("impression") or a click on its item at `position` ("click") under
         `article_id`, once per event id; bots apart. Returns accepted/duplicate/bot."""
         check_article_id(article_id)
@@ -237,18 +236,19 @@ class Engagement:
         return hasher
 
     @staticmethod
-    def _status(result: IngestResult, article_id: str) -> str:
+    def _status(result: IngestResult, article_id: str) -> EventStatus:
+        """A counted event's status other than accepted: a repeat or a duplicate (gone raises)."""
         if result.status == "gone":
             raise Gone(f"article {article_id!r} is unpublished")
-        return result.status
+        return "repeat" if result.status == "repeat" else "duplicate"
 
-    async def stats(self, article_ids: list[str]) -> dict[str, dict[str, Any]]:
+    async def stats(self, article_ids: list[str]) -> dict[str, Stats]:
         """Exact counts per article; unknown ids are left out."""
         for a in article_ids:
             check_article_id(a)
         today = epoch_day(self.clock())
         read = await self.counters.read(article_ids, today)
-        out: dict[str, dict[str, Any]] = {}
+        out: dict[str, Stats] = {}
         for a in article_ids:
             status, totals, unique = read[a]
             if status is None and await self.catalog.reindex(a):
@@ -258,7 +258,7 @@ class Engagement:
         return out
 
 
-def stats_body(article_id: str, totals: dict[str, int], unique: int) -> dict[str, Any]:
+def stats_body(article_id: str, totals: dict[str, int], unique: int) -> Stats:
     """The public stats shape from totals keyed `metric\\tnetwork`."""
     by: dict[str, dict[str, int]] = {"share": {}, "click": {}, "related_click": {}}
     flat: dict[str, int] = dict.fromkeys(_FLAT, 0)
@@ -268,34 +268,34 @@ def stats_body(article_id: str, totals: dict[str, int], unique: int) -> dict[str
             by[metric][network] = by[metric].get(network, 0) + n
         elif metric in flat:
             flat[metric] += n
-    return {
-        "article_id": article_id,
-        "views": flat["view"],
-        "unique_visitors": unique,
-        "shares": {"total": sum(by["share"].values()), "by_network": _all_networks(by["share"])},
-        "clicks": {"total": sum(by["click"].values()), "by_network": _all_networks(by["click"])},
-        "bot_clicks": flat["bot_click"],
-        "bot_views": flat["bot_view"],
-        "bot_shares": flat["bot_share"],
-        "repeat_views": flat["repeat_view"],  # within a visitor's window: kept, not public counts
-        "repeat_shares": flat["repeat_share"],
-        "repeat_clicks": flat["repeat_click"],
-        "related": related_body(flat["related_view"], by["related_click"]),
-        "bot_related_clicks": flat["bot_related_click"],
-    }
+    return Stats(
+        article_id=article_id,
+        views=flat["view"],
+        unique_visitors=unique,
+        shares=Tally(total=sum(by["share"].values()), by_network=_all_networks(by["share"])),
+        clicks=Tally(total=sum(by["click"].values()), by_network=_all_networks(by["click"])),
+        bot_clicks=flat["bot_click"],
+        bot_views=flat["bot_view"],
+        bot_shares=flat["bot_share"],
+        repeat_views=flat["repeat_view"],  # within a visitor's window: kept, not public counts
+        repeat_shares=flat["repeat_share"],
+        repeat_clicks=flat["repeat_click"],
+        related=related_body(flat["related_view"], by["related_click"]),
+        bot_related_clicks=flat["bot_related_click"],
+    )
 
 
-def related_body(impressions: int, clicks: dict[str, int]) -> dict[str, Any]:
+def related_body(impressions: int, clicks: dict[str, int]) -> RelatedStats:
     """Clicks on the related list by position, and click-through rates (clicks / lists shown)."""
     shown = max([8, *(int(p) for p in clicks if p.isdigit())])  # 1..8 always, further ones once clicked
     by_position = {str(p): clicks.get(str(p), 0) for p in range(1, shown + 1)}
     total = sum(clicks.values())
-    return {
-        "impressions": impressions,
-        "clicks": {"total": total, "by_position": by_position},
-        "ctr": round(total / impressions, 4) if impressions else None,
-        "ctr_by_position": {p: round(n / impressions, 4) if impressions else None for p, n in by_position.items()},
-    }
+    return RelatedStats(
+        impressions=impressions,
+        clicks=RelatedClicks(total=total, by_position=by_position),
+        ctr=round(total / impressions, 4) if impressions else None,
+        ctr_by_position={p: round(n / impressions, 4) if impressions else None for p, n in by_position.items()},
+    )
 
 
 _FLAT = ("view", "bot_view", "bot_click", "bot_share", "repeat_view", "repeat_share", "repeat_click", "related_view",

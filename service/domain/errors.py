@@ -1,16 +1,16 @@
-"""Domain exceptions; the error middleware maps each to one HTTP answer."""
+"""Domain exceptions: what went wrong, by kind and a stable `code`; `api/errors.py` gives each its HTTP answer."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from pydantic import ValidationError
 from redis.exceptions import RedisError
 
 
 class DomainError(Exception):
     """Base of errors a client caused or may see."""
 
-    status = 400
     code = "bad_request"
 
     def __init__(self, message: str, details: Any = None) -> None:
@@ -20,34 +20,28 @@ class DomainError(Exception):
 
 
 class NotFound(DomainError):
-    status = 404
     code = "not_found"
 
 
 class Gone(DomainError):
-    status = 410
     code = "gone"
 
 
 class InvalidInput(DomainError):
-    status = 422
     code = "validation_error"
 
 
 class Unauthorized(DomainError):
-    status = 401
     code = "unauthorized"
 
 
 class Unavailable(DomainError):
-    status = 503
     code = "unavailable"
 
 
 class RateLimited(DomainError):
     """Too many writes from one visitor: answered 429 with Retry-After."""
 
-    status = 429
     code = "rate_limited"
 
     def __init__(self, message: str, retry_after: int, details: Any = None) -> None:
@@ -66,3 +60,11 @@ class OutcomeUnknown(Unavailable, RedisError):
             {"outcome": "unknown", "retry": retry},
         )
         self.retry_after = retry_after
+
+
+def validation_details(exc: ValidationError) -> list[dict[str, Any]]:
+    """What pydantic found wrong, without the input itself (it may be large or private)."""
+    return [
+        {"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]}
+        for e in exc.errors(include_url=False, include_context=False, include_input=False)
+    ]

@@ -18,6 +18,8 @@ from .articles import rfc3339
 from .clock import Clock, utcnow
 from .flusher import Flusher, FlushReport, FlushState
 from .networks import NETWORKS
+from .results import EventTally, HealthStatus, NetworkCounts, OpsSummary, Trend
+from .results import FlushStatus as FlushAnswer
 from .trending import METRICS, WINDOWS, Ranking
 from .trending_cache import TrendingStore
 from .worker_lease import WorkerLease, works_here
@@ -50,11 +52,9 @@ def _iso(epoch: float | None) -> str | None:
     return None if epoch is None else rfc3339(datetime.fromtimestamp(epoch, UTC))
 
 
-def ranking_items(ranking: Ranking, limit: int) -> list[dict[str, Any]]:
-    return [
-        {"article_id": i.article_id, "title": i.title, "url": i.url, "count": i.count, "score": i.score}
-        for i in ranking.items[:limit]
-    ]
+def ranking_items(ranking: Ranking, limit: int) -> list[Trend]:
+    return [Trend(article_id=i.article_id, title=i.title, url=i.url, count=i.count, score=i.score)
+            for i in ranking.items[:limit]]
 
 
 @dataclass(frozen=True)
@@ -91,37 +91,29 @@ class OpsView:
         self.monotonic = monotonic
         self._networks: tuple[float, int, dict[str, dict[str, int]]] | None = None
 
-    async def summary(self) -> dict[str, Any]:
+    async def summary(self) -> OpsSummary:
         now = self.clock().timestamp()
         current = int(now) // 3600
         hourly = await self.hourly(current)
         flush = await self.flush(now)
         events = self.events(now)
         redis = await self.store.redis_memory()
-        return {
-            "worker": await self.worker(),
-            "generated_at": _iso(now),
-            "refresh_s": self.config.refresh_s,
-            "headline": self.headline(hourly, current, now),
-            "hourly": hourly,
-            "networks": await self.networks(current),
-            "top": await self.top(),
-            "flush": flush,
-            "events": events,
-            "redis": redis,
-            "health": health(flush, events, redis),
-        }
+        return OpsSummary(
+            worker=await self.worker(), generated_at=_iso(now), refresh_s=self.config.refresh_s,
+            headline=self.headline(hourly, current, now), hourly=hourly, networks=await self.networks(current),
+            top=await self.top(), flush=flush, events=events, redis=redis, health=health(flush, events, redis),
+        )
 
-    async def hourly(self, current: int) -> dict[str, Any]:
+    async def hourly(self, current: int) -> dict[str, list[int]]:
         """Events per hour of each metric over the last 48 hour buckets (the current one last)."""
         hours = list(range(current - CHART_HOURS + 1, current + 1))
-        out: dict[str, Any] = {"hours": [h * 3600 for h in hours]}
+        out: dict[str, list[int]] = {"hours": [h * 3600 for h in hours]}
         for stored, public in PUBLIC.items():
             totals = await self.trending.hourly_totals(stored, hours)
             out[public] = [totals[h] for h in hours]
         return out
 
-    def headline(self, hourly: dict[str, Any], current: int, now: float) -> dict[str, Any]:
+    def headline(self, hourly: dict[str, list[int]], current: int, now: float) -> dict[str, dict[str, Any]]:
         """Totals and per-minute rates over the 1h and 24h windows (same buckets as trending)."""
         out: dict[str, Any] = {}
         for name, key in (("1h", "last_hour"), ("24h", "last_day")):
@@ -136,23 +128,23 @@ class OpsView:
             out[key] = block
         return out
 
-    async def networks(self, current: int) -> dict[str, Any]:
+    async def networks(self, current: int) -> NetworkCounts:
         """Flushed shares and clicks by network over the last 24 hours (cached a few seconds)."""
         cached = self._networks
         if cached is None or cached[1] != current or self.monotonic() - cached[0] >= self.config.networks_cache_s:
             cached = (self.monotonic(), current, await self.store.by_network(current - 24))
             self._networks = cached
         counts = cached[2]
-        return {
-            "window": "24h",
-            "from": _iso((current - 24) * 3600),
-            "shares": {n: counts["share"].get(n, 0) for n in NETWORKS},
-            "clicks": {n: counts["click"].get(n, 0) for n in NETWORKS},
-        }
+        return NetworkCounts(
+            window="24h",
+            start=_iso((current - 24) * 3600),
+            shares={n: counts["share"].get(n, 0) for n in NETWORKS},
+            clicks={n: counts["click"].get(n, 0) for n in NETWORKS},
+        )
 
-    async def top(self) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    async def top(self) -> dict[str, dict[str, list[Trend]]]:
         """The top articles of every window and metric (cached rankings)."""
-        out: dict[str, dict[str, list[dict[str, Any]]]] = {}
+        out: dict[str, dict[str, list[Trend]]] = {}
         for name, window in WINDOWS.items():
             out[name] = {}
             for stored, public in PUBLIC.items():
@@ -183,7 +175,7 @@ class OpsView:
         report = FlushReport(**{k: v for k, v in shared.report.items() if k in FlushReport.__dataclass_fields__})
         return FlushState(last_success=shared.last_success, last_report=report), shared.holder
 
-    async def flush(self, now: float) -> dict[str, Any]:
+    async def flush(self, now: float) -> FlushAnswer:
         """The flush state with pending work and whether it lags."""
         state, flushed_by = await self._state()
         snap = flush_snapshot(state, now, self.metrics.started)
@@ -193,48 +185,48 @@ class OpsView:
         with contextlib.suppress(RedisError):  # unknown then; the lag and the Redis panel tell the rest
             pending, deltas = await self.flusher.batches.pending_count()
         report = state.last_report
-        return {
-            "last_success": _iso(snap.last_success),
-            "lag_s": round(snap.lag_seconds, 2),
-            "interval_s": self.config.flush_interval_s,
-            "warn_after_s": warn_after,
-            "lagging": snap.lag_seconds > warn_after,
-            "runs": snap.runs,
-            "failures": snap.failures,
-            "last_error": state.last_error,
-            "pending_batches": pending,
-            "pending_deltas": deltas,
-            "redis_resets": snap.redis_resets,
-            "last_report": report.as_dict() if report is not None else None,
-            "flushed_by": flushed_by or (self.lease.holder_id if self.lease is not None else None),
-        }
+        return FlushAnswer(
+            last_success=_iso(snap.last_success),
+            lag_s=round(snap.lag_seconds, 2),
+            interval_s=self.config.flush_interval_s,
+            warn_after_s=warn_after,
+            lagging=snap.lag_seconds > warn_after,
+            runs=snap.runs,
+            failures=snap.failures,
+            last_error=state.last_error,
+            pending_batches=pending,
+            pending_deltas=deltas,
+            redis_resets=snap.redis_resets,
+            last_report=report.as_dict() if report is not None else None,
+            flushed_by=flushed_by or (self.lease.holder_id if self.lease is not None else None),
+        )
 
-    def events(self, now: float) -> dict[str, Any]:
+    def events(self, now: float) -> EventTally:
         """Counted events, and those not counted by reason; `dropping` if one failed lately."""
         counts = self.metrics.event_counts()
         last_failed = self.metrics.last_failed_event
-        return {
-            "accepted": {PUBLIC.get(k, k): n for k, n in counts["accepted"].items()},  # related_click, ...: as is
-            "bots": sum(counts["bot"].values()),
-            "dropped": {reason: sum(counts[reason].values()) for reason in ("duplicate", "rejected", "failed")},
-            "last_failed_at": _iso(last_failed),
-            "dropping": last_failed is not None and now - last_failed < DROP_WINDOW_S,
-        }
+        return EventTally(
+            accepted={PUBLIC.get(k, k): n for k, n in counts["accepted"].items()},  # related_click, ...: as is
+            bots=sum(counts["bot"].values()),
+            dropped={reason: sum(counts[reason].values()) for reason in ("duplicate", "rejected", "failed")},
+            last_failed_at=_iso(last_failed),
+            dropping=last_failed is not None and now - last_failed < DROP_WINDOW_S,
+        )
 
 
-def health(flush: dict[str, Any], events: dict[str, Any], redis: dict[str, Any]) -> dict[str, Any]:
+def health(flush: FlushAnswer, events: EventTally, redis: dict[str, Any]) -> HealthStatus:
     """`warning` with reasons when the flush lags or fails, events drop, or Redis may evict."""
     reasons: list[str] = []
-    if flush["lagging"]:
-        reasons.append(f"flush lag {flush['lag_s']:.0f}s exceeds {flush['warn_after_s']:g}s (3 flush intervals)")
-    if flush["last_error"]:
-        reasons.append(f"last flush failed: {flush['last_error']}")
-    if events["dropping"]:
-        reasons.append(f"events are being dropped: {events['dropped']['failed']} failed so far")
+    if flush.lagging:
+        reasons.append(f"flush lag {flush.lag_s:.0f}s exceeds {flush.warn_after_s:g}s (3 flush intervals)")
+    if flush.last_error:
+        reasons.append(f"last flush failed: {flush.last_error}")
+    if events.dropping:
+        reasons.append(f"events are being dropped: {events.dropped['failed']} failed so far")
     if "error" in redis:
         reasons.append(f"redis INFO failed: {redis['error']}")
     elif redis.get("maxmemory_policy") not in (None, "noeviction"):
         reasons.append(f"redis maxmemory-policy is {redis['maxmemory_policy']}: counters may be evicted")
     if redis.get("evicted_keys"):
         reasons.append(f"redis evicted {redis['evicted_keys']} keys")
-    return {"status": "warning" if reasons else "ok", "reasons": reasons}
+    return HealthStatus(status="warning" if reasons else "ok", reasons=reasons)

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..moments import Moment, from_epoch, rfc3339
 from ..storage import keys
@@ -16,6 +16,7 @@ from ..storage.durable import ReportReader
 from ..storage.redis_cluster import Client, pipeline
 from .clock import Clock, epoch_hour, utcnow
 from .errors import InvalidInput
+from .results import Point
 
 MAX_POINTS = 1000
 METRICS = {"views": "view", "shares": "share", "clicks": "click"}
@@ -28,8 +29,8 @@ class SeriesQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
     metric: Literal["views", "shares", "clicks"] = "views"
     granularity: Literal["hour", "day"] = "hour"
-    start: Moment | None = None
-    end: Moment | None = None
+    start: Moment | None = Field(None, validation_alias="from")
+    end: Moment | None = Field(None, validation_alias="to")
 
     @model_validator(mode="after")
     def _order(self) -> SeriesQuery:
@@ -55,7 +56,7 @@ class Reports:
             raise InvalidInput(f"at most {MAX_POINTS} points; narrow 'from'/'to'", {"points": last - first + 1})
         return first, last
 
-    async def series(self, article_id: str, q: SeriesQuery) -> list[dict[str, object]]:
+    async def series(self, article_id: str, q: SeriesQuery) -> list[Point]:
         metric = METRICS[q.metric]
         first, last = self._range(q)
         if q.granularity == "hour":
@@ -71,7 +72,7 @@ class Reports:
             for hour, n in live_hours.items():  # unflushed events of recent hours
                 values[hour // 24] += max(0, n - hourly.get(hour, 0))
             step = 86400
-        return [{"t": rfc3339(datetime.fromtimestamp(k * step, UTC)), "value": v} for k, v in sorted(values.items())]
+        return [Point(t=rfc3339(datetime.fromtimestamp(k * step, UTC)), value=v) for k, v in sorted(values.items())]
 
     async def _live(self, article_id: str, metric: str, first_hour: int, last_hour: int) -> dict[int, int]:
         """Exact counts per hour from Redis for the hours it still holds."""

@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 from redis.asyncio.cluster import ClusterNode
 
 from . import keys
+from .decode import text
 from .redis_cluster import Client, Cluster, pipeline
 from .redis_index import code_target_value
 
@@ -61,7 +62,7 @@ async def _legacy_keys(redis: Client, batch: int) -> AsyncIterator[list[str]]:
                     "SCAN", cursor, "MATCH", keys.LEGACY_CODES_MATCH, "COUNT", batch, target_nodes=node)
                 cursor = int(next(iter(cursors.values())))
             if found:
-                yield [_str(k) for k in found]
+                yield [text(k) for k in found]
             if cursor == 0:
                 break
 
@@ -71,7 +72,7 @@ async def _migrate_batch(redis: Client, legacy: list[str]) -> tuple[int, int]:
         for key in legacy:
             pipe.hmget(key, ["a", "n"])
         targets = await pipe.execute()
-    valid = [(key, _str(a), _str(n)) for key, (a, n) in zip(legacy, targets, strict=True) if a and n]
+    valid = [(key, text(a), text(n)) for key, (a, n) in zip(legacy, targets, strict=True) if a and n]
     async with pipeline(redis) as pipe:
         for _key, article_id, network in valid:
             pipe.hmget(keys.totals(article_id), [f"{use}\t{network}" for use in _USES])
@@ -89,5 +90,3 @@ async def _migrate_batch(redis: Client, legacy: list[str]) -> tuple[int, int]:
     return kept, len(legacy) - kept
 
 
-def _str(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

@@ -17,6 +17,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import NoScriptError
 
 from . import keys
+from .decode import text_or_none
 from .redis_cluster import Client, pipeline
 from .redis_link import RedisLink, pack
 from .scripts import INGEST
@@ -51,10 +52,6 @@ class IngestResult(NamedTuple):
 
 STATUSES = ("ok", "repeat", "duplicate", "limited", "unknown", "gone")
 _STATUS_ONLY = {s.encode(): IngestResult(s, None, None) for s in STATUSES}
-
-
-def _text(value: bytes | None) -> str | None:
-    return value.decode() if value is not None else None
 
 
 Pending = tuple[Event, str, "asyncio.Future[IngestResult]"]
@@ -144,7 +141,8 @@ class RedisCounters:
         for _ev, field, future in batch:
             status = reply[at]
             if field:
-                result = IngestResult(status.decode(), _text(reply[at + 1]), _text(reply[at + 2]), _text(reply[at + 3]))
+                url, extra, title = (text_or_none(v) for v in reply[at + 1 : at + 4])
+                result = IngestResult(status.decode(), url, extra, title)
                 at += 4
             else:  # views: the status alone
                 result = _STATUS_ONLY.get(status) or IngestResult(status.decode(), None, None)
@@ -205,7 +203,7 @@ class RedisCounters:
         for i, a in enumerate(article_ids):
             status, raw, live_today, live_yesterday = replies[4 * i : 4 * i + 4]
             totals = {k.decode(): int(v) for k, v in raw.items()}
-            out[a] = (_text(status), totals, _unique(totals, {today: live_today, today - 1: live_yesterday}))
+            out[a] = (text_or_none(status), totals, _unique(totals, {today: live_today, today - 1: live_yesterday}))
         return out
 
 

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 
 from ..records import Article
 from . import keys
+from .decode import text
 from .redis_cluster import Client, pipeline, queue_script
 from .scripts import SEED
 
@@ -75,9 +76,9 @@ class RedisIndex:
         found = await self.redis.get(keys.article_by_url(canonical))
         if found is None:
             return None
-        article_id = _str(found)
+        article_id = text(found)
         current = await self.redis.hget(keys.article(article_id), "url")
-        return None if current is None else (article_id, _str(current))
+        return None if current is None else (article_id, text(current))
 
     async def set_status(self, article_id: str, status: str) -> None:
         await self.redis.hset(keys.article(article_id), "status", status)
@@ -87,7 +88,7 @@ class RedisIndex:
         found = await self.redis.hget(keys.codes(keys.code_shard(code)), code)
         if found is None:
             return None
-        article_id, _, network = _str(found).partition("\t")
+        article_id, _, network = text(found).partition("\t")
         return article_id, network
 
     async def add_code(self, article_id: str, network: str, code: str) -> None:
@@ -121,5 +122,3 @@ def code_target_value(article_id: str, network: str) -> str:
     return f"{article_id}\t{network}"
 
 
-def _str(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from . import keys
+from .decode import text
 from .redis_cluster import Client
 
 # KEYS: the pending set, its publish-time order, the bulk marker, the claims. ARGV: count, '1' for none during
@@ -56,10 +55,6 @@ return 1
 """
 
 
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
 class RelatedClaims:
     """Claim queued builds (built lists drop their claim in the index's DONE script); the caller gives times."""
 
@@ -74,7 +69,7 @@ class RelatedClaims:
             keys=[keys.related_pending(), keys.related_pending_order(), keys.related_bulk(), keys.related_claimed()],
             args=[batch, "1" if unless_bulk else "0", now_ms, now_ms + claim_ms],
         )
-        return [(_text(member), int(seq)) for member, seq in zip(reply[0::2], reply[1::2], strict=True)]
+        return [(text(member), int(seq)) for member, seq in zip(reply[0::2], reply[1::2], strict=True)]
 
     async def claim_one(self, article_id: str, now_ms: int, claim_ms: int) -> bool:
         return bool(await self._claim_one(keys=[keys.related_claimed()], args=[article_id, now_ms, now_ms + claim_ms]))

@@ -18,6 +18,7 @@ from redis.exceptions import NoScriptError
 from ..moments import clamp_epoch
 from ..records import NETWORKS, Doc
 from . import keys
+from .decode import text
 from .redis_cluster import Client, pipeline
 from .related_lua import DONE, NEAR, PENDING, PUSH, SCRIPTS, STORE, SWAP, TERM_DF, sha
 from .related_records import (
@@ -76,10 +77,6 @@ def _queue_near(tags: list[str], around: Mapping[str, Sequence[int]], k: int, wi
         pipe.evalsha(sha(NEAR), 1, key, k, *around[key])
 
 
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
 def _meta(article_id: str, values: Sequence[Any], totals: Sequence[Any] | None = None) -> Meta | None:
     title, url, published, tags, status, section = values
     if status is None or published is None:
@@ -87,9 +84,9 @@ def _meta(article_id: str, values: Sequence[Any], totals: Sequence[Any] | None =
     views = shares = None
     if totals is not None:
         views, shares = int(totals[0] or 0), sum(int(v or 0) for v in totals[1:])
-    return Meta(article_id, _text(title or b""), _text(url or b""), clamp_epoch(published),
+    return Meta(article_id, text(title or b""), text(url or b""), clamp_epoch(published),
                 json.loads(tags or b"[]"),
-                _text(status), _text(section or b""), views, shares)
+                text(status), text(section or b""), views, shares)
 
 
 class RelatedIndex:
@@ -338,7 +335,7 @@ class RelatedIndex:
         """Document frequencies (scanned, never one blocking read) and the size of every docs shard."""
         df: dict[str, int] = {}
         async for tag, n in self.redis.hscan_iter(keys.related_df(), count=1000):
-            df[_text(tag)] = int(n)
+            df[text(tag)] = int(n)
         async with pipeline(self.redis) as pipe:
             for shard in range(keys.SHARDS):
                 pipe.hlen(keys.related_docs(shard))
@@ -376,7 +373,7 @@ class RelatedIndex:
             sha(PENDING), 3, keys.related_pending(), keys.related_pending_order(), keys.related_bulk(), batch,
             "1" if unless_bulk else "0"))
         found = reply[0]
-        return [(_text(member), int(score)) for member, score in zip(found[0::2], found[1::2], strict=True)]
+        return [(text(member), int(score)) for member, score in zip(found[0::2], found[1::2], strict=True)]
 
     async def pending_count(self) -> int:
         return int(await self.redis.zcard(keys.related_pending()))

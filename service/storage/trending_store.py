@@ -10,15 +10,12 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from . import keys
+from .decode import text
 from .durable import AggregateReader
 from .redis_cluster import Client, pipeline
 
 HourCounts = dict[int, dict[str, int]]
 SHARDS = keys.SHARDS  # a union is done per shard: one slot per call
-
-
-def _s(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
 
 
 class HotReader:
@@ -77,6 +74,6 @@ class HotReader:
             replies = await pipe.execute()
         out: dict[str, tuple[str, str]] = {}
         for a, (status, title, url) in zip(article_ids, replies, strict=True):
-            if status is not None and _s(status) == "published":
-                out[a] = (_s(title or b""), _s(url or b""))
+            if status is not None and text(status) == "published":
+                out[a] = (text(title or b""), text(url or b""))
         return out

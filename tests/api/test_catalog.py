@@ -137,10 +137,11 @@ async def test_bulk_mixes_good_and_bad_items(client: Any) -> None:
         dict(article_body(title="Fifth"), id="b5"),
     ]
     resp = await client.post("/v1/articles/bulk", json={"articles": items}, headers=AUTH)
-    assert resp.status == 200, await resp.text()
+    assert resp.status == 207, await resp.text()  # Multi-Status: some written, some not
     body = await resp.json()
     statuses = [r["status"] for r in body["results"]]
     assert statuses == [200, 201, 422, 422, 422, 422, 422, 422, 201]
+    assert [r["outcome"] for r in body["results"]][:3] == ["replaced", "created", "rejected"]
     assert (body["accepted"], body["rejected"]) == (3, 6)
     assert [r["index"] for r in body["results"]] == list(range(len(items)))
     for result in body["results"]:
@@ -157,7 +158,7 @@ async def test_bulk_of_a_thousand_articles(client: Any) -> None:
         dict(article_body(title=f"Story {i} " + "x" * 200, tags=[f"tag {i % 50}"]), id=f"k{i}") for i in range(1000)
     ]
     resp = await client.post("/v1/articles/bulk", json={"articles": items}, headers=AUTH)
-    assert resp.status == 200, await resp.text()
+    assert resp.status == 201, await resp.text()
     assert (await resp.json())["accepted"] == 1000
     assert (await (await client.get("/v1/articles/k999", headers=AUTH)).json())["tags"] == ["tag 49"]
 
@@ -174,6 +175,30 @@ async def test_bulk_repeating_an_id_creates_once_and_keeps_the_last(client: Any)
     assert resp.status == 302, await resp.text()
     assert (await client.post("/v1/articles/rep/shares", json={"network": "x"})).status == 201
     assert (await (await client.post("/v1/articles/rep/shares", json={"network": "x"})).json())["code"] == share["code"]
+
+
+async def test_bulk_status_says_what_happened(client: Any) -> None:
+    """201 all written (some new), 200 all replaced, 207 some, 422 none; items take `id` or `article_id`."""
+    first = await client.post("/v1/articles/bulk", json={"articles": [
+        dict(article_body(), id="s1"), dict(article_body(), article_id="s2")]}, headers=AUTH)
+    assert first.status == 201, await first.text()
+    assert [r["id"] for r in (await first.json())["results"]] == ["s1", "s2"]
+    assert (await client.get("/v1/articles/s2", headers=AUTH)).status == 200
+    again = await client.post("/v1/articles/bulk", json={"articles": [dict(article_body(), article_id="s1")]},
+                              headers=AUTH)
+    assert again.status == 200 and (await again.json())["results"][0]["outcome"] == "replaced"
+    none = await client.post("/v1/articles/bulk", json={"articles": [
+        dict(article_body(), id="s3", article_id="s3"), dict(article_body(url="ftp://x"), id="s4"), {"id": 7}]},
+        headers=AUTH)
+    assert none.status == 422, await none.text()
+    body = await none.json()
+    assert (body["accepted"], body["rejected"]) == (0, 3)
+    assert [r["id"] for r in body["results"]] == ["s3", "s4", None]
+    assert all(r["error"]["code"] == "validation_error" for r in body["results"])
+    assert (await client.get("/v1/articles/s3", headers=AUTH)).status == 404
+    mixed = await client.post("/v1/articles/bulk", json={"articles": [dict(article_body(), id="s5"), {}]},
+                              headers=AUTH)
+    assert mixed.status == 207
 
 
 async def test_bulk_over_limit_is_422(client: Any) -> None:

@@ -251,7 +251,7 @@ async def test_cancelled_requests_leave_pool_and_counts_sound(client: Any, redis
     assert cancelled > 50, "the storm should cancel many calls"
     for kind, result in finished:
         if kind != "view":
-            assert result["code"] == codes[kind] and result["network"] == kind
+            assert result.code == codes[kind] and result.network == kind
     markers = list(redis_sync.scan_iter(match=keys.event("k1", "c:view:evt-cancel-*"), count=1000))
     views = (await _stats(client, "k1"))["views"]
     accepted = sum(1 for kind, r in finished if kind == "view" and r == "accepted")
@@ -263,7 +263,7 @@ async def test_cancelled_requests_leave_pool_and_counts_sound(client: Any, redis
     assert again.count("accepted") == len(all_ids) - views
     assert (await _stats(client, "k1"))["views"] == len(all_ids)
     shares = await asyncio.gather(*(engagement.share("k1", n, None, who) for n in NETWORKS * 10))
-    assert [s["code"] for s in shares] == [codes[n] for n in NETWORKS * 10]
+    assert [s.code for s in shares] == [codes[n] for n in NETWORKS * 10]
     r = client.app[K.REDIS]
     await asyncio.gather(*(r.set(f"probe:{i}", str(i)) for i in range(200)))
     values = await asyncio.gather(*(r.get(f"probe:{i}") for i in range(200)))

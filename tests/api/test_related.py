@@ -222,7 +222,7 @@ async def test_bulk_import_queues_builds_and_the_builder_drains_them(settings: S
         for i in range(60)
     ]
     resp = await client.post("/v1/articles/bulk", json={"articles": articles}, headers=AUTH)
-    assert resp.status == 200 and (await resp.json())["accepted"] == 60
+    assert resp.status == 201 and (await resp.json())["accepted"] == 60
     assert await service.index.pending_count() == 60
     # a read does not wait for the builder: the list is built for it
     assert ids(await related(client, "b7", limit=3)) == ["b2", "b12", "b17"]  # its shaft, nearest in time

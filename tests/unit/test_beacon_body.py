@@ -8,7 +8,7 @@ import random
 import pytest
 from pydantic import ValidationError
 
-from service.api.public import BEACON_BODY, ViewIn, view_event_id
+from service.api.events import BEACON_BODY, ViewIn, view_event_id
 from service.domain.errors import DomainError
 
 

@@ -1,4 +1,4 @@
-"""Public endpoints called from article pages: shares, share links, views, related-list clicks, stats."""
+"""The events article pages send: views (the beacon), share intents, related lists shown and clicked."""
 
 from __future__ import annotations
 
@@ -11,22 +11,23 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ..appkeys import ENGAGEMENT, SETTINGS
 from ..domain.articles import ARTICLE_ID
 from ..domain.engagement import MAX_RELATED_POSITION, Requester
-from ..domain.errors import InvalidInput
 from ..domain.networks import Network
+from ..domain.results import ShareLink
 from ..domain.visitors import client_ip
+from .answers import EventAnswer
+from .contract import JSON, Operation, Reply
 from .edge import forwarded_for, routes
-from .parsing import buffered_body, decode_json, read_body, validate
+from .parsing import buffered_body, decode_json, json_answer, read_body, validate
 
 _VIEW_BODIES = {s: json.dumps({"status": s}).encode() for s in ("accepted", "repeat", "duplicate", "bot")}
 EVENT_ID_TOKEN = r"[A-Za-z0-9_.:-]{8,128}"
 EVENT_ID = f"^{EVENT_ID_TOKEN}$"
 MAX_REFERRER = 2048
-MAX_STATS_IDS = 100
 # The widget's beacon body exactly as JSON.stringify writes it: {"event_id":"…"}, or with ,"referrer":"…"
 # (no whitespace, no escapes), built from ViewIn's own constraints. A body of that shape is one ViewIn
 # accepts, with the same event id, and is read with this one regex; every other body, good or bad, goes
-# through ViewIn (pydantic) as before. On the view beacon pydantic's general path cost ~5 of ~57 µs per
-# request in the server (bench/beacon.py); tests/unit/test_beacon_body.py checks the two agree.
+# through ViewIn (pydantic): its general path is a measurable share of the beacon's cost (README,
+# "Benchmarks"); tests/unit/test_beacon_body.py checks the two agree.
 BEACON_BODY = re.compile(
     rb'\{"event_id":"(' + EVENT_ID_TOKEN.encode()
     + rb')"(?:,"referrer":"[\x20\x21\x23-\x5b\x5d-\x7e]{0,%d}")?\}' % MAX_REFERRER
@@ -75,14 +76,8 @@ async def _public_json(request: web.Request, allow_empty: bool = False) -> objec
 async def share(request: web.Request) -> web.Response:
     data = validate(ShareIn, await _public_json(request))
     engagement = request.app[ENGAGEMENT]
-    body = await engagement.share(request.match_info["article_id"], data.network, data.event_id, requester(request))
-    return web.json_response(body, status=201)
-
-
-async def redirect(request: web.Request) -> web.Response:
-    target = await request.app[ENGAGEMENT].click(request.match_info["code"], requester(request))
-    headers = {"Location": target, "Cache-Control": "private, max-age=0, no-store", "Referrer-Policy": "unsafe-url"}
-    return web.Response(status=302, headers=headers)
+    link = await engagement.share(request.match_info["article_id"], data.network, data.event_id, requester(request))
+    return json_answer(link, 201)
 
 
 def view_event_id(body: bytes) -> str | None:
@@ -110,41 +105,36 @@ async def related_click(request: web.Request) -> web.Response:
     data = validate(RelatedClickIn, await _public_json(request))
     status = await request.app[ENGAGEMENT].related(request.match_info["article_id"], "click", data.position,
                                                    data.event_id, requester(request))
-    return web.json_response({"status": status}, status=202)
+    return json_answer(EventAnswer(status=status), 202)
 
 
 async def related_impression(request: web.Request) -> web.Response:
     data = validate(RelatedImpressionIn, await _public_json(request, allow_empty=True))
     status = await request.app[ENGAGEMENT].related(request.match_info["article_id"], "impression", 0,
                                                    data.event_id, requester(request))
-    return web.json_response({"status": status}, status=202)
+    return json_answer(EventAnswer(status=status), 202)
 
 
-async def stats(request: web.Request) -> web.Response:
-    article_id = request.match_info["article_id"]
-    found = await request.app[ENGAGEMENT].stats([article_id])
-    if article_id not in found:
-        raise web.HTTPNotFound(reason=f"no article {article_id!r}")
-    return web.json_response(found[article_id], headers={"Cache-Control": "no-cache"})
-
-
-async def stats_many(request: web.Request) -> web.Response:
-    raw = request.query.get("ids", "")
-    ids = list(dict.fromkeys(i for i in raw.split(",") if i))
-    if not ids:
-        raise InvalidInput("give ids=a,b,c")
-    if len(ids) > MAX_STATS_IDS:
-        raise InvalidInput(f"at most {MAX_STATS_IDS} ids", {"given": len(ids)})
-    found = await request.app[ENGAGEMENT].stats(ids)
-    return web.json_response({"articles": found}, headers={"Cache-Control": "no-cache"})
+WRITE_ERRORS = (404, 410, 413, 415, 422, 429)
+EVENT = Reply("what became of the event", EventAnswer)
 
 
 def setup(app: web.Application) -> None:
     r = routes(app)
-    r.post("/v1/articles/{article_id}/views", view)  # first: the busiest route resolves at once
-    r.post("/v1/articles/{article_id}/shares", share)
-    r.post("/v1/articles/{article_id}/related/clicks", related_click)
-    r.post("/v1/articles/{article_id}/related/impressions", related_impression)
-    r.get("/v1/articles/{article_id}/stats", stats)
-    r.get("/v1/stats", stats_many)
-    r.get("/s/{code}", redirect)  # GET route answers HEAD too (counted as a bot click)
+    r.post("/v1/articles/{article_id}/views", view, Operation(  # first: the busiest route resolves at once
+        "Count a page view (the widget's beacon)", {202: EVENT}, "events", body=ViewIn,
+        body_media=(JSON, "text/plain"), body_required=False, errors=WRITE_ERRORS, cross_origin=True,
+        description="Once per event id and once per visitor and article in VIEW_PER_VISITOR_S; the rest are repeats.",
+    ))
+    r.post("/v1/articles/{article_id}/shares", share, Operation(
+        "Count a share intent and get the share link", {201: ShareLink}, "events", body=ShareIn,
+        errors=WRITE_ERRORS, cross_origin=True,
+    ))
+    r.post("/v1/articles/{article_id}/related/clicks", related_click, Operation(
+        "Count a click on an item of the related list", {202: EVENT}, "events", body=RelatedClickIn,
+        errors=WRITE_ERRORS, cross_origin=True,
+    ))
+    r.post("/v1/articles/{article_id}/related/impressions", related_impression, Operation(
+        "Count a shown related list", {202: EVENT}, "events", body=RelatedImpressionIn, body_required=False,
+        errors=WRITE_ERRORS, cross_origin=True,
+    ))

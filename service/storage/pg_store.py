@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-import asyncpg
-
-from ..moments import from_epoch
 from ..records import Article
+from .article_rows import article_of, epoch, row_of
 from .pg_pool import Conn, PgPool, rowcount
 
 _ARTICLE_COLS = "id, url, title, tags, published_at, section, image_url, summary, status, updated_at"
@@ -28,34 +25,6 @@ INSERT INTO share_codes (code, article_id, network)
 SELECT * FROM unnest($1::text[], $2::text[], $3::text[])
 ON CONFLICT DO NOTHING
 """
-
-
-def _epoch(moment: datetime) -> int:
-    return int(moment.timestamp())
-
-
-def _article(row: asyncpg.Record) -> Article:
-    """An article from its row; a time stored out of range is clamped (from_epoch)."""
-    return Article(
-        id=row[0],
-        url=row[1],
-        title=row[2],
-        tags=json.loads(row[3]),
-        published_at=from_epoch(row[4]),
-        section=row[5],
-        image_url=row[6],
-        summary=row[7],
-        status=row[8],
-        updated_at=from_epoch(row[9]),
-    )
-
-
-def _row(a: Article) -> tuple[Any, ...]:
-    updated = a.updated_at or datetime.now(UTC)
-    return (
-        a.id, a.url, a.title, json.dumps(a.tags, ensure_ascii=False), _epoch(a.published_at),
-        a.section, a.image_url, a.summary, a.status, _epoch(updated),
-    )
 
 
 def _columns(rows: list[tuple[Any, ...]], width: int) -> list[list[Any]]:
@@ -82,7 +51,7 @@ class PgStore:
         codes = [(code, article.id, network) for article, cs in items for network, code in cs.items()]
         async with self.pool.transaction() as conn:
             existing = {r[0] for r in await conn.fetch("SELECT id FROM articles WHERE id = ANY($1::text[])", ids)}
-            await conn.execute(_UPSERT_ARTICLES, *_columns([_row(a) for a in last.values()], 10))
+            await conn.execute(_UPSERT_ARTICLES, *_columns([row_of(a) for a in last.values()], 10))
             await conn.execute(_INSERT_CODES, *_columns(codes, 3))
             stored = await self._all_codes(conn, set(ids))
         results = []
@@ -93,11 +62,11 @@ class PgStore:
 
     async def get_article(self, article_id: str) -> Article | None:
         row = await self.pool.fetchrow(f"SELECT {_ARTICLE_COLS} FROM articles WHERE id = $1", article_id)
-        return _article(row) if row else None
+        return article_of(row) if row else None
 
     async def set_status(self, article_id: str, status: str, now: datetime) -> bool:
         status_line = await self.pool.execute(
-            "UPDATE articles SET status = $1, updated_at = $2 WHERE id = $3", status, _epoch(now), article_id
+            "UPDATE articles SET status = $1, updated_at = $2 WHERE id = $3", status, epoch(now), article_id
         )
         return rowcount(status_line) > 0
 
@@ -110,7 +79,7 @@ class PgStore:
             )
             if not rows:
                 return
-            articles = [_article(r) for r in rows]
+            articles = [article_of(r) for r in rows]
             yield articles
             last = articles[-1].id
 

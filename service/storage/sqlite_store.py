@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import sqlite3
 from collections.abc import AsyncIterator, Iterable, Iterator
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
 
 import aiosqlite
 
-from ..moments import from_epoch
 from ..outages import sqlite_outage
 from ..records import Article
+from .article_rows import article_of, epoch, row_of
 
 _ARTICLE_COLS = "id, url, title, tags, published_at, section, image_url, summary, status, updated_at"
 
@@ -27,26 +25,6 @@ def outages_unavailable() -> Iterator[None]:
         if (error := sqlite_outage(exc)) is not None:
             raise error from exc
         raise
-
-
-def _epoch(moment: datetime) -> int:
-    return int(moment.timestamp())
-
-
-def _article(row: Any) -> Article:
-    """An article from its row; a time an older version stored out of range is clamped (from_epoch)."""
-    return Article(
-        id=row[0],
-        url=row[1],
-        title=row[2],
-        tags=json.loads(row[3]),
-        published_at=from_epoch(row[4]),
-        section=row[5],
-        image_url=row[6],
-        summary=row[7],
-        status=row[8],
-        updated_at=from_epoch(row[9]),
-    )
 
 
 class SqliteStore:
@@ -80,7 +58,7 @@ class SqliteStore:
             existing = await self._existing(ids)
             await self.db.executemany(
                 f"INSERT OR REPLACE INTO articles ({_ARTICLE_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                [self._row(article) for article, _codes in items],
+                [row_of(article) for article, _codes in items],
             )
             await self.db.executemany(
                 "INSERT OR IGNORE INTO share_codes (code, article_id, network) VALUES (?,?,?)",
@@ -101,14 +79,6 @@ class SqliteStore:
                 found.update([row[0] async for row in cur])
         return found
 
-    @staticmethod
-    def _row(a: Article) -> tuple[Any, ...]:
-        updated = a.updated_at or datetime.now(UTC)
-        return (
-            a.id, a.url, a.title, json.dumps(a.tags, ensure_ascii=False), _epoch(a.published_at),
-            a.section, a.image_url, a.summary, a.status, _epoch(updated),
-        )
-
     async def _codes(self, article_id: str) -> dict[str, str]:
         async with self.db.execute(
             "SELECT network, code FROM share_codes WHERE article_id = ?", (article_id,)
@@ -122,7 +92,7 @@ class SqliteStore:
     async def get_article(self, article_id: str) -> Article | None:
         async with self.db.execute(f"SELECT {_ARTICLE_COLS} FROM articles WHERE id = ?", (article_id,)) as cur:
             row = await cur.fetchone()
-        return _article(row) if row else None
+        return article_of(row) if row else None
 
     async def code_target(self, code: str) -> tuple[str, str] | None:
         """(article id, network) of a share code."""
@@ -133,7 +103,7 @@ class SqliteStore:
     async def set_status(self, article_id: str, status: str, now: datetime) -> bool:
         with outages_unavailable():
             cur = await self.db.execute(
-                "UPDATE articles SET status = ?, updated_at = ? WHERE id = ?", (status, _epoch(now), article_id)
+                "UPDATE articles SET status = ?, updated_at = ? WHERE id = ?", (status, epoch(now), article_id)
             )
             await self.db.commit()
         return cur.rowcount > 0
@@ -145,7 +115,7 @@ class SqliteStore:
             async with self.db.execute(
                 f"SELECT {_ARTICLE_COLS} FROM articles WHERE id > ? ORDER BY id LIMIT ?", (last, batch)
             ) as cur:
-                rows = [_article(r) for r in await cur.fetchall()]
+                rows = [article_of(r) for r in await cur.fetchall()]
             if not rows:
                 return
             yield rows

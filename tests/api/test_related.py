@@ -237,6 +237,10 @@ async def test_builder_takes_the_earliest_published_first_and_older_queue_entrie
         settings: Settings, aiohttp_client: Any, redis_sync: redis.Redis) -> None:
     client = await aiohttp_client(create_app(settings.model_copy(update={"related_bulk_quiet_s": 60}), flusher=False))
     service = client.app[K.RELATED]
+    deadline = time.monotonic() + 30
+    while not await service.index.ready():  # the builder's start-up check of the index is done: it only waits now
+        assert time.monotonic() < deadline, "the builder did not check the related index"
+        await asyncio.sleep(0.05)  # polling the background task
     articles = [
         {"id": f"o{i}", "url": f"https://t4k3.news/o{i}", "title": f"O {i}", "tags": ["Dam", f"Gate {i % 3}"],
          "published_at": ago(days=(i * 7) % 30 + 1)}

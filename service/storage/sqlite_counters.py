@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable, Sequence
 import aiosqlite
 
 from .flush_rows import ApplyItem, ParsedBatch, parse_batch, running_totals
+from .sqlite_tx import Transactions
 
 __all__ = ["ApplyItem", "ParsedBatch", "SqliteCounters", "parse_batch", "running_totals"]
 
@@ -20,28 +21,24 @@ async def _noop(step: str) -> None:
 class SqliteCounters:
     """Writes of counter aggregates; only the flusher calls these after start-up."""
 
-    def __init__(self, db: aiosqlite.Connection, hook: Hook = _noop) -> None:
+    def __init__(self, db: aiosqlite.Connection, tx: Transactions, hook: Hook = _noop) -> None:
         self.db = db
+        self.tx = tx
         self.hook = hook
 
     async def apply(self, items: Sequence[ApplyItem], now: int) -> set[str]:
         """One transaction: batches already in the ledger are skipped, the rest upserted and recorded.
 
         Returns the ids applied by this call."""
-        await self.db.execute("BEGIN IMMEDIATE")
-        try:
+        async with self.tx.immediate() as db:
             fresh = [item for item in items if not await self._in_ledger(item.batch_id)]
             if fresh:
                 await self._upsert(fresh)
                 await self.hook("mid_apply")
-                await self.db.executemany(
+                await db.executemany(
                     "INSERT INTO applied_batches (batch_id, applied_at, fields, events) VALUES (?,?,?,?)",
                     [(item.batch_id, now, len(item.batch.hourly), item.batch.events) for item in fresh],
                 )
-            await self.db.commit()
-        except BaseException:
-            await self.db.rollback()
-            raise
         return {item.batch_id for item in fresh}
 
     async def _in_ledger(self, batch_id: str) -> bool:
@@ -75,23 +72,18 @@ class SqliteCounters:
 
     async def roll_up(self, hour_cutoff: int) -> int:
         """Move hourly rows older than the cutoff into daily rows, in one transaction."""
-        await self.db.execute("BEGIN IMMEDIATE")
-        try:
-            await self.db.execute(
+        async with self.tx.immediate() as db:
+            await db.execute(
                 "INSERT INTO counter_daily (article_id, metric, network, day, n) "
                 "SELECT article_id, metric, network, hour / 24, SUM(n) FROM counter_hourly WHERE hour < ? "
                 "GROUP BY article_id, metric, network, hour / 24 "
                 "ON CONFLICT (article_id, metric, network, day) DO UPDATE SET n = n + excluded.n",
                 (hour_cutoff,),
             )
-            cur = await self.db.execute("DELETE FROM counter_hourly WHERE hour < ?", (hour_cutoff,))
-            await self.db.commit()
-        except BaseException:
-            await self.db.rollback()
-            raise
+            cur = await db.execute("DELETE FROM counter_hourly WHERE hour < ?", (hour_cutoff,))
         return cur.rowcount
 
     async def prune_ledger(self, before: int) -> int:
-        cur = await self.db.execute("DELETE FROM applied_batches WHERE applied_at < ?", (before,))
-        await self.db.commit()
+        async with self.tx.immediate() as db:
+            cur = await db.execute("DELETE FROM applied_batches WHERE applied_at < ?", (before,))
         return cur.rowcount

@@ -11,6 +11,7 @@ from .durable import Hook
 from .sqlite_counters import SqliteCounters
 from .sqlite_reports import SqliteAggregates, SqliteReports
 from .sqlite_store import SqliteStore
+from .sqlite_tx import Transactions
 
 
 class SqliteDurable:
@@ -25,7 +26,8 @@ class SqliteDurable:
     def __init__(self, db: aiosqlite.Connection, probe: aiosqlite.Connection) -> None:
         self.db = db
         self.probe = probe
-        self.store = SqliteStore(db)
+        self.tx = Transactions(db)  # the store's writes and the flusher's share the connection
+        self.store = SqliteStore(db, self.tx)
         self.reports = SqliteReports(db)
         self.aggregates = SqliteAggregates(db)
 
@@ -42,7 +44,7 @@ class SqliteDurable:
         return cls(db, probe)
 
     def counters(self, hook: Hook) -> SqliteCounters:
-        return SqliteCounters(self.db, hook)
+        return SqliteCounters(self.db, self.tx, hook)
 
     async def ping(self) -> None:
         async with self.probe.execute("SELECT 1 FROM sqlite_master LIMIT 1") as cur:

@@ -12,6 +12,7 @@ import aiosqlite
 from ..outages import sqlite_outage
 from ..records import Article
 from .article_rows import article_of, epoch, row_of
+from .sqlite_tx import Transactions
 
 _ARTICLE_COLS = "id, url, title, tags, published_at, section, image_url, summary, status, updated_at"
 
@@ -30,8 +31,9 @@ def outages_unavailable() -> Iterator[None]:
 class SqliteStore:
     """Reads and writes of the durable record over one aiosqlite connection."""
 
-    def __init__(self, db: aiosqlite.Connection) -> None:
+    def __init__(self, db: aiosqlite.Connection, tx: Transactions) -> None:
         self.db = db
+        self.tx = tx
 
     async def save_article(self, article: Article, codes: dict[str, str]) -> tuple[bool, dict[str, str]]:
         """Insert or replace; keep existing share codes. Returns (created, codes by network)."""
@@ -53,22 +55,17 @@ class SqliteStore:
     async def _save(
         self, ids: list[str], items: list[tuple[Article, dict[str, str]]]
     ) -> tuple[set[str], dict[str, dict[str, str]]]:
-        await self.db.execute("BEGIN IMMEDIATE")
-        try:
+        async with self.tx.immediate() as db:
             existing = await self._existing(ids)
-            await self.db.executemany(
+            await db.executemany(
                 f"INSERT OR REPLACE INTO articles ({_ARTICLE_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?)",
                 [row_of(article) for article, _codes in items],
             )
-            await self.db.executemany(
+            await db.executemany(
                 "INSERT OR IGNORE INTO share_codes (code, article_id, network) VALUES (?,?,?)",
                 [(code, article.id, network) for article, codes in items for network, code in codes.items()],
             )
             stored = await self.all_codes(set(ids))
-            await self.db.commit()
-        except BaseException:
-            await self.db.rollback()
-            raise
         return existing, stored
 
     async def _existing(self, ids: list[str]) -> set[str]:
@@ -102,10 +99,10 @@ class SqliteStore:
 
     async def set_status(self, article_id: str, status: str, now: datetime) -> bool:
         with outages_unavailable():
-            cur = await self.db.execute(
-                "UPDATE articles SET status = ?, updated_at = ? WHERE id = ?", (status, epoch(now), article_id)
-            )
-            await self.db.commit()
+            async with self.tx.immediate() as db:
+                cur = await db.execute(
+                    "UPDATE articles SET status = ?, updated_at = ? WHERE id = ?", (status, epoch(now), article_id)
+                )
         return cur.rowcount > 0
 
     async def iter_articles(self, batch: int = 1000) -> AsyncIterator[list[Article]]:

@@ -209,7 +209,7 @@ async def test_two_builders_claim_queued_builds_each_list_is_built_once(settings
             await ready.wait()
             async with session.post(f"{one.base}/v1/articles/bulk", json={"articles": articles},
                                     headers=AUTH) as resp:
-                assert resp.status == 200 and (await resp.json())["accepted"] == len(articles)
+                assert resp.status == 201 and (await resp.json())["accepted"] == len(articles)  # all new: Created
 
             async def drained() -> bool:
                 return await r.zcard(keys.related_pending()) == 0 and await r.zcard(keys.related_claimed()) == 0

@@ -45,9 +45,9 @@ from beacon import (  # bench/ is on sys.path when this runs as a script
     free_port,
     load,
     service_env,
+    settled,
     start,
     stop,
-    views_counted,
     wait_ready,
 )
 
@@ -177,15 +177,6 @@ def durable_views(data_dir: Path) -> int:
         return int(row[0])
     finally:
         db.close()
-
-
-async def settled(api: str, articles: int, at_least: int, seconds: float = 10) -> int:
-    """The API's count once it reaches `at_least` (every request wrk cut off was counted too), or what it is
-    after `seconds` (some were not: the check is a range then)."""
-    deadline = time.monotonic() + seconds
-    while (n := await views_counted(api, articles)) < at_least and time.monotonic() < deadline:
-        await asyncio.sleep(0.05)  # polling the counts
-    return n
 
 
 async def counts(worker: str, api: str, token: str, data_dir: Path, articles: int, at_least: int) -> tuple[int, int]:

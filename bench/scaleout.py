@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
+import redis as redis_sync
 from beacon import (  # bench/ is on sys.path when this runs as a script
     ARTICLE,
     ROOT,
@@ -81,6 +82,11 @@ class Outcome:
     counted_api: int
     counted_durable: int
     cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds per second of load, by process group
+    script_calls: int = 0  # EVALSHA/EVAL calls Redis (every node) served during the load
+
+    @property
+    def views_per_call(self) -> float:
+        return self.result.answered / self.script_calls if self.script_calls else float("nan")
 
     @property
     def ok(self) -> bool:
@@ -129,6 +135,19 @@ class SingleRedis:
 
 
 # ---------------------------------------------------------------- measuring
+
+
+def script_calls(urls: list[str]) -> int:
+    """EVALSHA + EVAL calls served so far, summed over these Redis nodes (INFO commandstats)."""
+    total = 0
+    for url in urls:
+        client = redis_sync.Redis.from_url(url)
+        try:
+            stats = client.info("commandstats")
+        finally:
+            client.close()
+        total += sum(int(stats.get(f"cmdstat_{c}", {}).get("calls", 0)) for c in ("evalsha", "eval"))
+    return total
 
 
 def cpu_seconds(pids: list[int]) -> float:
@@ -224,12 +243,14 @@ def run_config(config: Config, round_no: int, opts: Options) -> Outcome:
             counts(worker, apis[0], token, tmp / "data", opts.articles, warmed.ok + warmed.in_flight_at_stop))
         groups = {"api": [procs[n].pid for n in procs if n.startswith("api")], "worker": [procs["worker"].pid],
                   "redis": [p.pid for p in redis.procs]}
-        cpu_before = {g: cpu_seconds(pids) for g, pids in groups.items()}
+        nodes = redis.urls if isinstance(redis, LocalCluster) else [redis.url]
+        cpu_before, calls_before = {g: cpu_seconds(pids) for g, pids in groups.items()}, script_calls(nodes)
         result = load(opts, f"scale-{config.key}", target, tmp)
         cpu = {g: (cpu_seconds(pids) - cpu_before[g]) / result.seconds for g, pids in groups.items()}
+        calls = script_calls(nodes) - calls_before
         after_api, after_durable = asyncio.run(counts(worker, apis[-1], token, tmp / "data", opts.articles,
                                                       before_api + result.ok + result.in_flight_at_stop))
-        return Outcome(config, round_no, result, after_api - before_api, after_durable - before_durable, cpu)
+        return Outcome(config, round_no, result, after_api - before_api, after_durable - before_durable, cpu, calls)
     finally:
         for proc in procs.values():
             stop(proc)
@@ -252,12 +273,12 @@ def table(outcomes: list[Outcome], opts: Options) -> None:
     print(f"tool={opts.tool} connections={opts.connections} duration={opts.duration:.0f}s articles={opts.articles} "
           f"cpus={os.cpu_count()} load average now {os.getloadavg()[0]:.1f}")
     print(f"{'':36}{'round':>6}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'2xx':>9}{'api cnt':>9}{'durable':>9}"
-          f"{'cpu api':>8}{'worker':>7}{'redis':>7}  check")
+          f"{'cpu api':>8}{'worker':>7}{'redis':>7}{'v/call':>7}  check")
     for o in outcomes:
         r = o.result
         print(f"{o.config.key + ') ' + o.config.label:36}{o.round:6d}{r.rps:9.0f}{r.p50_ms:9.2f}{r.p99_ms:9.2f}"
               f"{r.ok:9d}{o.counted_api:9d}{o.counted_durable:9d}{o.cpu['api']:8.2f}{o.cpu['worker']:7.2f}"
-              f"{o.cpu['redis']:7.2f}  {o.verdict}")
+              f"{o.cpu['redis']:7.2f}{o.views_per_call:7.1f}  {o.verdict}")
     mean = {c.key: sum(o.result.rps for o in outcomes if o.config == c) / max(1, sum(o.config == c for o in outcomes))
             for c in CONFIGS}
     print("mean req/s: " + ", ".join(f"{k}) {v:.0f}" for k, v in mean.items())
@@ -265,7 +286,8 @@ def table(outcomes: list[Outcome], opts: Options) -> None:
     print(f"note: {os.cpu_count()} CPUs run the load generator, every serve process and Redis (all of the cluster's "
           "masters) at once; the 'cpu' columns are CPU seconds per second of load. A second replica cannot double "
           "the throughput when the CPUs are already busy: it shows what a second process costs or gains here, "
-          "not what it gains on hosts of its own.")
+          "not what it gains on hosts of its own. 'v/call': views answered per Redis script call (EVALSHA/EVAL "
+          "on every node, the flush's and the lease's included): the ingest's group commit.")
 
 
 def main() -> int:

@@ -1,7 +1,7 @@
 """Scale-out: the view beacon on 1 and 2 api replicas on one Redis, and on a 3-master Redis Cluster, in one run.
 
     PYTHONPATH=$PWD .venv/bin/python bench/scaleout.py [--duration 10] [--connections 64] [--articles 500]
-        [--rounds 1] [--tool auto|wrk|python]
+        [--rounds 1] [--tool auto|wrk|python] [--configs abc]
 
 Configurations, each on a fresh Redis and DATA_DIR (SQLite), one after another in this process:
   a) 1 api replica + 1 worker on one redis-server,
@@ -279,10 +279,11 @@ def table(outcomes: list[Outcome], opts: Options) -> None:
         print(f"{o.config.key + ') ' + o.config.label:36}{o.round:6d}{r.rps:9.0f}{r.p50_ms:9.2f}{r.p99_ms:9.2f}"
               f"{r.ok:9d}{o.counted_api:9d}{o.counted_durable:9d}{o.cpu['api']:8.2f}{o.cpu['worker']:7.2f}"
               f"{o.cpu['redis']:7.2f}{o.views_per_call:7.1f}  {o.verdict}")
-    mean = {c.key: sum(o.result.rps for o in outcomes if o.config == c) / max(1, sum(o.config == c for o in outcomes))
-            for c in CONFIGS}
-    print("mean req/s: " + ", ".join(f"{k}) {v:.0f}" for k, v in mean.items())
-          + f"; b/a {mean['b'] / mean['a']:.2f}, c/a {mean['c'] / mean['a']:.2f}, c/b {mean['c'] / mean['b']:.2f}")
+    mean = {c.key: sum(o.result.rps for o in ran) / len(ran)
+            for c in CONFIGS if (ran := [o for o in outcomes if o.config == c])}
+    ratios = [f"{x}/{y} {mean[x] / mean[y]:.2f}" for x, y in ("ba", "ca", "cb") if x in mean and y in mean]
+    print("mean req/s: " + ", ".join(f"{k}) {v:.0f}" for k, v in mean.items()) + ("; " if ratios else "")
+          + ", ".join(ratios))
     print(f"note: {os.cpu_count()} CPUs run the load generator, every serve process and Redis (all of the cluster's "
           "masters) at once; the 'cpu' columns are CPU seconds per second of load. A second replica cannot double "
           "the throughput when the CPUs are already busy: it shows what a second process costs or gains here, "
@@ -297,7 +298,11 @@ def main() -> int:
     parser.add_argument("--articles", type=int, default=500, help="articles the views are spread over")
     parser.add_argument("--rounds", type=int, default=1, help="runs of every configuration, order alternating")
     parser.add_argument("--tool", choices=["auto", "wrk", "python"], default="auto")
+    parser.add_argument("--configs", default="abc", help="which configurations (letters), default all three")
     ns = parser.parse_args()
+    configs = [c for c in CONFIGS if c.key in ns.configs]
+    if not configs:
+        parser.error("--configs: give some of a, b, c")
     if ns.articles < 1 or ns.rounds < 1:
         parser.error("--articles and --rounds must be at least 1")
     tool = ns.tool if ns.tool != "auto" else ("wrk" if shutil.which("wrk") else "python")
@@ -306,7 +311,7 @@ def main() -> int:
           f"{ns.duration:.0f} s each, {ns.articles} articles; code from {ROOT}", flush=True)
     outcomes = []
     for round_no in range(1, ns.rounds + 1):
-        for config in CONFIGS if round_no % 2 else CONFIGS[::-1]:
+        for config in configs if round_no % 2 else configs[::-1]:
             outcome = run_config(config, round_no, opts)
             print_outcome(outcome)
             outcomes.append(outcome)

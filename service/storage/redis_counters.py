@@ -1,7 +1,8 @@
-"""Live counters in Redis: events counted by one script call per shard batch, reads in one round trip.
+"""Live counters in Redis: events counted by one script call per batch, reads in one round trip.
 
-Requests that arrive while a shard's previous batch is in flight are grouped into its next script
-call (group commit): no added latency when idle, one round trip for many events under load.
+Requests that arrive while the previous batch is in flight are grouped into the next script call (group
+commit): no added latency when idle, one round trip for many events under load. On one Redis a batch holds
+events of any shards; on a cluster, of one shard (a script's keys must share a slot), one queue each.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from redis.exceptions import NoScriptError
 
 from . import keys
 from .decode import text_or_none
-from .redis_cluster import Client, pipeline
+from .redis_cluster import Client, Cluster, pipeline
 from .redis_link import RedisLink, pack
 from .scripts import INGEST
 
@@ -70,6 +71,7 @@ class RedisCounters:
         self._ingest = redis.register_script(INGEST)
         self._link = link
         self._retry = retry or Retry(NoBackoff(), 0)
+        self._per_shard = isinstance(redis, Cluster)  # a script call's keys in one slot; one Redis: one queue
         self._queues: dict[int, list[Pending]] = {}
         self._drains: dict[int, asyncio.Task[None]] = {}
         self._keys: dict[str, tuple[str, str, str, str]] = {}
@@ -84,36 +86,35 @@ class RedisCounters:
 
         `return_field`: the article field to answer with, besides its URL and title; "" for the status
         alone (views: nothing more to send back and decode)."""
-        shard = keys.shard_of(ev.article_id)
+        queue = keys.shard_of(ev.article_id) if self._per_shard else 0
         future: asyncio.Future[IngestResult] = asyncio.get_running_loop().create_future()
-        self._queues.setdefault(shard, []).append((ev, return_field, future))
-        if shard not in self._drains:  # the drain task is owned here: a cancelled request cannot cut a call
-            self._drains[shard] = asyncio.create_task(self._drain(shard))
+        self._queues.setdefault(queue, []).append((ev, return_field, future))
+        if queue not in self._drains:  # the drain task is owned here: a cancelled request cannot cut a call
+            self._drains[queue] = asyncio.create_task(self._drain(queue))
         return future
 
-    async def _drain(self, shard: int) -> None:
+    async def _drain(self, queue: int) -> None:
         try:
-            while queue := self._queues.get(shard):
-                batch = queue[: self.max_batch]
-                del queue[: self.max_batch]
-                await self._send(shard, batch)
+            while pending := self._queues.get(queue):
+                batch = pending[: self.max_batch]
+                del pending[: self.max_batch]
+                await self._send(batch)
         finally:
-            self._drains.pop(shard, None)
+            self._drains.pop(queue, None)
 
-    async def _send(self, shard: int, batch: list[Pending]) -> None:
-        index: dict[str, int] = {keys.delta(shard): 1}
-        heads: dict[tuple[str, str, str, int, int, int, str, int, int], tuple[int, str]] = {}  # packed once
-        packed: list[str] = []
+    async def _send(self, batch: list[Pending]) -> None:
+        index: dict[str, int] = {}
+        heads: dict[tuple[str, str, str, int, int, int, str, int, int], tuple[str, str, int]] = {}  # packed once
+        args = [str(keys.HOT_TTL_S), next(self._tokens), str(keys.RATE_TTL_S), ""]
         records: list[str] = []
         for ev, field, _future in batch:
             group = (ev.article_id, ev.metric, ev.network, ev.hour, ev.event_ttl, ev.day, field, ev.window_s,
                      ev.rate_limit)
             found = heads.get(group)
             if found is None:
-                head, marker_prefix = self._head(index, shard, ev, field)
-                packed.append(head)
-                found = heads[group] = (len(packed), marker_prefix)
-            number, marker_prefix = found
+                marker_prefix = self._head(args, index, ev, field)
+                found = heads[group] = (str(len(heads) + 1), marker_prefix, keys.shard_of(ev.article_id))
+            number, marker_prefix, shard = found
             e = index.setdefault(marker_prefix + ev.event_id, len(index) + 1)
             w = r = 0
             if ev.limiter:
@@ -122,10 +123,10 @@ class RedisCounters:
                 if ev.rate_limit:
                     kind = ev.metric.removeprefix("bot_")
                     r = index.setdefault(keys.rate(shard, kind, ev.limiter, ev.minute), len(index) + 1)
-            records.append(f"{number}\x1f{e}\x1f{ev.visitor}\x1f{w}\x1f{r}\x1f{ev.limiter}")
+            records += (number, str(e), ev.visitor, str(w), str(r), ev.limiter)
+        args[3] = str(len(heads))
+        args += records
         batch_keys = list(index)
-        args = [str(keys.HOT_TTL_S), "\x1e".join(records), next(self._tokens), str(keys.RATE_TTL_S),
-                "\x1e".join(packed)]
         try:
             if self._link is None:
                 reply = await self._ingest(keys=batch_keys, args=args)
@@ -150,18 +151,20 @@ class RedisCounters:
             if not future.done():
                 future.set_result(result)
 
-    def _head(self, index: dict[str, int], shard: int, ev: Event, field: str) -> tuple[str, str]:
-        """The head: the fields an event shares with the batch's other events of its article, metric and hour;
-        and the article's event-marker key prefix."""
+    def _head(self, args: list[str], index: dict[str, int], ev: Event, field: str) -> str:
+        """Append the head, the fields an event shares with the batch's other events of its article, metric
+        and hour, to `args`; returns the article's event-marker key prefix."""
         art, tot, ev_prefix, uv_prefix = self._article_keys(ev.article_id)
         a = index.setdefault(art, len(index) + 1)
         t = index.setdefault(tot, len(index) + 1)
         u = index.setdefault(f"{uv_prefix}{ev.day}", len(index) + 1)
+        shard = keys.shard_of(ev.article_id)
         h = index.setdefault(keys.hot(shard, ev.metric, ev.hour), len(index) + 1)
+        d = index.setdefault(keys.delta(shard), len(index) + 1)
         hot = "1" if ev.metric in HOT_METRICS else "0"
-        head = (f"{a}\x1f{t}\x1f{u}\x1f{h}\x1f{ev.article_id}\x1f{ev.metric}\x1f{ev.network}\x1f{ev.hour}\x1f"
-                f"{ev.event_ttl}\x1f{ev.day}\x1f{field}\x1f{hot}\x1f{ev.window_s}\x1f{ev.rate_limit}")
-        return head, ev_prefix
+        args += (str(a), str(t), str(u), str(h), ev.article_id, ev.metric, ev.network, str(ev.hour),
+                 str(ev.event_ttl), str(ev.day), field, hot, str(ev.window_s), str(ev.rate_limit), str(d))
+        return ev_prefix
 
     async def _over_link(self, command: bytes) -> list[bytes | None]:
         assert self._link is not None

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import hashlib
 
-# Counts a batch of events of one shard, in order, each once by its id.
-# KEYS: delta, then the distinct article, totals, visitors HLL, trending, event marker, per-visitor window and
-#       rate keys of the batch.
-# ARGV: trending TTL; the events in one string, records separated by \30, fields by \31: the number of its
-#       head, the KEYS index of its event marker, its visitor ('' none), the KEYS indexes of its window and rate
-#       keys (0: none); the attempt token (one per call, the same in redis-py's or the link's retries of it);
-#       the rate keys' TTL; then the heads, what events of one article, metric and hour share, once each (the
-#       same separators): the KEYS indexes of the article, totals, visitors and trending keys, article_id,
-#       metric, network, hour, event_ttl (0: no dedupe), day, article field to return ('' none), trending flag
-#       ('1'), window seconds, rate limit (writes per window). (A few arguments, not one per event: less to
-#       pack, send and parse per call.)
+# Counts a batch of events, in order, each once by its id: of one shard on a cluster (one hash slot), of any
+# shards on one Redis (one call for all: spread over many articles, per-shard calls carried 1.7 views each).
+# KEYS: the distinct delta, article, totals, visitors HLL, trending, event marker, per-visitor window and rate
+#       keys of the batch.
+# ARGV: trending TTL, the attempt token (one per call, the same in redis-py's or the link's retries of it),
+#       the rate keys' TTL, the number of heads; then the heads, what events of one article, metric and hour
+#       share, 15 arguments each: the KEYS indexes of the article, totals, visitors and trending keys,
+#       article_id, metric, network, hour, event_ttl (0: no dedupe), day, article field to return ('' none),
+#       trending flag ('1'), window seconds, rate limit (writes per window), the KEYS index of its shard's
+#       delta; then the events, 6 arguments each: the number of its head, the KEYS index of its event marker,
+#       its visitor ('' none), the KEYS indexes of its window and rate keys ('0': none), its limiter.
+# Every field is its own argument: Redis hands them to Lua as strings, where splitting packed strings with
+# Lua patterns was a third of the script's instructions (callgrind). Numbers go to redis.call as strings
+# (a Lua number is formatted with snprintf on every call).
 # An event marker holds the token of the call that counted it and the status it got: a retry of that call
 # (its reply timed out) answers that status again, any other call with the id `duplicate`. An event counted
 # in a per-visitor window has no marker of its own: the window key holds its marker's name, the token and
@@ -28,14 +31,28 @@ import hashlib
 # url, the field, title.
 INGEST = """
 local out = {}
-local token, rate_ttl = ARGV[3], ARGV[4]
+local hot_ttl, token, rate_ttl = ARGV[1], ARGV[2], ARGV[3]
+local text = {}  -- counts as strings, formatted once per value
+local function str(n)
+  local s = text[n]
+  if not s then s = tostring(n); text[n] = s end
+  return s
+end
 local heads = {}
-for head in string.gmatch(ARGV[5], '[^\\30]+') do
-  local f = {}
-  for part in string.gmatch(head .. '\\31', '([^\\31]*)\\31') do f[#f + 1] = part end
-  f.art, f.tot, f.uv, f.hot = KEYS[tonumber(f[1])], KEYS[tonumber(f[2])], KEYS[tonumber(f[3])], KEYS[tonumber(f[4])]
-  f.rate_limit, f.hot_flag = tonumber(f[14]), f[12] == '1'
-  heads[#heads + 1] = f
+local at = 5
+for i = 1, tonumber(ARGV[4]) do
+  local field = ARGV[at + 10]
+  local id, metric, network = ARGV[at + 4], ARGV[at + 5], ARGV[at + 6]
+  local art = KEYS[tonumber(ARGV[at])]
+  heads[i] = {
+    art = art, tot = KEYS[tonumber(ARGV[at + 1])], uv = KEYS[tonumber(ARGV[at + 2])],
+    hot = KEYS[tonumber(ARGV[at + 3])], dk = KEYS[tonumber(ARGV[at + 14])], id = id, metric = metric,
+    network = network, hour = ARGV[at + 7],
+    ttl = ARGV[at + 8], day = ARGV[at + 9], field = field, hot_flag = ARGV[at + 11] == '1',
+    window_ttl = ARGV[at + 12], rate_limit = tonumber(ARGV[at + 13]), info = art .. '\\31' .. field,
+    delta = id .. '\\t' .. metric .. '\\t' .. network .. '\\t' .. ARGV[at + 7], tf = metric .. '\\t' .. network,
+  }
+  at = at + 15
 end
 local infos = {}  -- article reads per batch
 local seen = {}  -- event markers met in this call: a second event with an id is a duplicate, in a retry too
@@ -48,45 +65,49 @@ local function dedupe(ev, status, ttl)
   if seen[ev] or string.sub(prior, 1, #token) ~= token then return 'duplicate', false end
   return string.sub(prior, #token + 1), false  -- a retry of the call that counted it: the status it got then
 end
-for record in string.gmatch(ARGV[2], '[^\\30]+') do
-  local hn, e, visitor, w, r, limiter = string.match(record,
-    '^(%d+)\\31(%d+)\\31([^\\31]*)\\31(%d+)\\31(%d+)\\31([^\\31]*)$')
-  local f = heads[tonumber(hn)]
-  local id, metric, network, ttl, field = f[5], f[6], f[7], f[9], f[11]
-  local ev, window, rate = KEYS[tonumber(e)], tonumber(w), tonumber(r)
-  local info = infos[f[1] .. '\\31' .. field]
+for j = at, #ARGV, 6 do
+  local f = heads[tonumber(ARGV[j])]
+  local ev, visitor, w, r = KEYS[tonumber(ARGV[j + 1])], ARGV[j + 2], ARGV[j + 3], ARGV[j + 4]
+  local field, ttl = f.field, f.ttl
+  local info = infos[f.info]
   if not info then
-    info = redis.call('HMGET', f.art, 'status', 'url', field == '' and 'status' or field, 'title')
-    infos[f[1] .. '\\31' .. field] = info
+    if field == '' then
+      info = {redis.call('HGET', f.art, 'status')}
+    else
+      info = redis.call('HMGET', f.art, 'status', 'url', field, 'title')
+    end
+    infos[f.info] = info
   end
   local status = 'ok'
-  if rate > 0 then  -- the limiter's writes this minute: a field of the minute's bucket, its TTL once a batch
-    local n = redis.call('HINCRBY', KEYS[rate], limiter, 1)
-    if not touched[rate] then
-      redis.call('EXPIRE', KEYS[rate], rate_ttl)
-      touched[rate] = true
+  if r ~= '0' then  -- the limiter's writes this minute: a field of the minute's bucket, its TTL once a batch
+    local bucket = KEYS[tonumber(r)]
+    local n = redis.call('HINCRBY', bucket, ARGV[j + 5], '1')
+    if not touched[bucket] then
+      redis.call('EXPIRE', bucket, rate_ttl)
+      touched[bucket] = true
     end
     if n > f.rate_limit then status = 'limited' end
   end
-  local counted = false
+  local counted, repeated = false, false
   if status == 'limited' then
   elseif not info[1] then
     status = 'unknown'
   elseif info[1] ~= 'published' then
     status = 'gone'
-  elseif window > 0 and ttl ~= '0' then
+  elseif w ~= '0' and ttl ~= '0' then
     -- the window key holds "token \\31 marker \\31 status" of the event it counted: that event needs no marker
+    local window = KEYS[tonumber(w)]
     local held = token .. '\\31' .. ev .. '\\31'
-    if redis.call('SET', KEYS[window], held .. 'ok', 'NX', 'EX', f[13]) then
+    if redis.call('SET', window, held .. 'ok', 'NX', 'EX', f.window_ttl) then
       counted = true
     else
-      local prior = redis.call('GET', KEYS[window])
+      local prior = redis.call('GET', window)
       local t, marker, got = string.match(prior, '^([^\\31]*)\\31([^\\31]*)\\31(.*)$')
       if marker == ev then  -- the event the window counted
         status = (seen[ev] or t ~= token) and 'duplicate' or got
       else
         status, counted = dedupe(ev, 'repeat', ttl)
-        if counted then metric = 'repeat_' .. metric end
+        repeated = counted
       end
     end
     seen[ev] = true
@@ -97,20 +118,25 @@ for record in string.gmatch(ARGV[2], '[^\\30]+') do
     counted = true
   end
   if counted then
-    local d = id .. '\\t' .. metric .. '\\t' .. network .. '\\t' .. f[8]
-    deltas[d] = (deltas[d] or 0) + 1
+    local d, tf = f.delta, f.tf
+    if repeated then
+      d = f.id .. '\\trepeat_' .. f.metric .. '\\t' .. f.network .. '\\t' .. f.hour
+      tf = 'repeat_' .. tf
+    end
+    local dd = deltas[f.dk]
+    if not dd then dd = {}; deltas[f.dk] = dd end
+    dd[d] = (dd[d] or 0) + 1
     local t = totals[f.tot]
     if not t then t = {}; totals[f.tot] = t end
-    local tf = metric .. '\\t' .. network
     t[tf] = (t[tf] or 0) + 1
     if f.hot_flag and status == 'ok' then
       local h = hots[f.hot]
       if not h then h = {}; hots[f.hot] = h end
-      h[id] = (h[id] or 0) + 1
+      h[f.id] = (h[f.id] or 0) + 1
     end
     if visitor ~= '' and status == 'ok' then
       local u = uvs[f.uv]
-      if not u then u = {field = 'u\\t' .. id .. '\\t' .. f[10]}; uvs[f.uv] = u end
+      if not u then u = {field = 'u\\t' .. f.id .. '\\t' .. f.day, dk = f.dk}; uvs[f.uv] = u end
       u[#u + 1] = visitor
     end
   end
@@ -121,18 +147,21 @@ for record in string.gmatch(ARGV[2], '[^\\30]+') do
     out[#out + 1] = info[4]
   end
 end
-for d, n in pairs(deltas) do redis.call('HINCRBY', KEYS[1], d, n) end
+for dk, dd in pairs(deltas) do
+  for d, n in pairs(dd) do redis.call('HINCRBY', dk, d, str(n)) end
+end
 for tot, t in pairs(totals) do
-  for tf, n in pairs(t) do redis.call('HINCRBY', tot, tf, n) end
+  for tf, n in pairs(t) do redis.call('HINCRBY', tot, tf, str(n)) end
 end
 for hot, h in pairs(hots) do
-  for id, n in pairs(h) do redis.call('ZINCRBY', hot, n, id) end
-  redis.call('EXPIRE', hot, ARGV[1])
+  for id, n in pairs(h) do redis.call('ZINCRBY', hot, str(n), id) end
+  redis.call('EXPIRE', hot, hot_ttl)
 end
 for uv, u in pairs(uvs) do
   redis.call('PFADD', uv, unpack(u))
-  redis.call('EXPIRE', uv, 259200)
-  redis.call('HSET', KEYS[1], u.field, '1')
+  -- the delta's visitor mark is new once per flush interval: the HLL's TTL is set then (a new HLL always
+  -- comes with a new mark: the key lives 72 h past its day, the mark until the next seal)
+  if redis.call('HSET', u.dk, u.field, '1') == 1 then redis.call('EXPIRE', uv, '259200') end
 end
 return out
 """

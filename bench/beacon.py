@@ -136,10 +136,11 @@ async def create_articles(base: str, token: str, n: int = 1, parallel: int = 8) 
             async with session.put(f"{base}/v1/articles/{article_id}", json=body, headers=auth) as r:
                 if r.status in (200, 201):
                     return
+                answer = f"{r.status} {await r.text()}"
                 if r.status != 503:
                     break
                 await asyncio.sleep(float(r.headers.get("Retry-After", "1")))  # as the answer asks
-        raise SystemExit(f"could not create the article {article_id}: {r.status} {await r.text()}")
+        raise SystemExit(f"could not create the article {article_id}: {answer}")
 
     async def lane(session: aiohttp.ClientSession, start: int) -> None:
         for article_id in ids[start::parallel]:

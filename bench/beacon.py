@@ -386,9 +386,14 @@ async def servers(tmp: Path, token: str, articles: int) -> tuple[subprocess.Pope
                     env, tmp / "service.log")
     bare = start([sys.executable, __file__, "bare", str(bare_port)], env, tmp / "bare.log")
     service_base, bare_base = f"http://127.0.0.1:{service_port}", f"http://127.0.0.1:{bare_port}"
-    await wait_ready(f"{service_base}/readyz", service, str(tmp / "service.log"))
-    await wait_ready(f"{bare_base}/", bare, str(tmp / "bare.log"))
-    await create_articles(service_base, token, articles)
+    try:
+        await wait_ready(f"{service_base}/readyz", service, str(tmp / "service.log"))
+        await wait_ready(f"{bare_base}/", bare, str(tmp / "bare.log"))
+        await create_articles(service_base, token, articles)
+    except BaseException:  # the caller gets no process to stop
+        stop(service)
+        stop(bare)
+        raise
     return service, service_base, bare, bare_base
 
 

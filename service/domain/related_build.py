@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import time
 from collections import defaultdict
@@ -32,6 +33,7 @@ from .terms import term_counts
 log = logging.getLogger(__name__)
 STORE_BATCH = 250  # lists per write pipeline
 BUILD_SLICE = 5  # lists computed between two yields to the event loop
+ROWS_SLICE = 200  # postings keys mapped to feature rows between two yields
 INGEST_SLICE = 50  # articles indexed per pipeline when a bulk batch arrives
 KNOWN_MAX = 1_500_000  # articles a bulk drain keeps decoded
 Rows = Ints
@@ -116,9 +118,13 @@ class _Known:
     def missing_terms(self) -> set[str]:
         return {t for m in self._new for t, _c in self.found[m].terms if t not in self.term_df}
 
-    def featurize(self, term_idf: Idf) -> None:
-        """Rows for the articles found since the last call (their terms' frequencies are read by now)."""
-        for member in self._new:
+    async def featurize(self, term_idf: Idf) -> None:
+        """Rows for the articles found since the last call (their terms' frequencies are read by now); the
+        first batch after a start finds tens of thousands: it yields to the event loop between slices."""
+        new, self._new = self._new, []
+        for n, member in enumerate(new, 1):
+            if n % ROWS_SLICE == 0:
+                await asyncio.sleep(0)
             c = self.found[member]
             if c.article_id in self.gone or member in self.rows:
                 continue
@@ -129,12 +135,11 @@ class _Known:
             if row >= len(self._built):
                 self._built = np.concatenate([self._built, np.zeros(len(self._built), dtype=np.int64)])
             self._built[row] = c.built
-        self._new = []
 
     def rows_of(self, members: list[bytes]) -> Rows:
         """The rows of a postings key's members, -1 for those no longer indexed."""
-        rows = self.rows
-        return np.fromiter((rows.get(m, -1) for m in members), dtype=np.int64, count=len(members))
+        n = len(members)  # map over a bound method and repeat(): C loops, not a generator's frames
+        return np.fromiter(map(self.rows.get, members, itertools.repeat(-1, n)), dtype=np.int64, count=n)
 
     def built_at(self, rows: Rows) -> Rows:
         built: Rows = self._built[rows]
@@ -157,6 +162,7 @@ class RelatedIndexer:
         self._idf: Idf | None = None
         self._known: _Known | None = None
         self._lock = asyncio.Lock()
+        self._rows_lock = asyncio.Lock()  # featurize yields: one build maps postings to rows at a time
         self.wake = asyncio.Event()
 
     # ---- statistics -------------------------------------------------------------------------
@@ -256,13 +262,18 @@ class RelatedIndexer:
                 around[key].append(doc.published_at)
         seq, found = await self.index.postings({k: sorted(v) for k, v in around.items()},
                                                max(cfg.per_tag_cap, cfg.per_term_cap))
-        known = self._known_at(seq, tag_idf)
-        known.term_df.update(term_df)
-        known.add(await self.index.candidates({m for members, _t in found.values() for m in members
-                                               if m not in known.found}))
-        term_idf = await self.term_idf(known.missing_terms(), known.term_df)
-        known.featurize(term_idf)
-        rows_of = {k: known.rows_of(members) for k, (members, _times) in found.items()}
+        async with self._rows_lock:  # a concurrent build (a read's) waits until every member has its row
+            known = self._known_at(seq, tag_idf)
+            known.term_df.update(term_df)
+            members = set().union(*(members for members, _times in found.values()))  # set algebra in C
+            known.add(await self.index.candidates(members.difference(known.found)))
+            term_idf = await self.term_idf(known.missing_terms(), known.term_df)
+            await known.featurize(term_idf)
+            rows_of: dict[str, Rows] = {}
+            for n, (k, (members_of_k, _times)) in enumerate(found.items(), 1):
+                rows_of[k] = known.rows_of(members_of_k)
+                if n % ROWS_SLICE == 0:
+                    await asyncio.sleep(0)  # at 1,000,000 articles a batch reads millions of postings
         builds: list[Build] = []
         storing: asyncio.Task[None] | None = None
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from datetime import datetime
@@ -36,6 +37,7 @@ def valid_article_id(article_id: str) -> bool:
     return bool(ARTICLE_ID.match(article_id))
 
 
+@functools.lru_cache(maxsize=1 << 16)  # every related read keys each candidate's tags: a few hundred calls
 def tag_key(display: str) -> str:
     """The form tags are matched by: the normalised text (NFKC, no invisible characters), case-folded."""
     return text_key(display)

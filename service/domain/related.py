@@ -12,6 +12,7 @@ candidates (it never removes one) and fills the rest with zero-overlap fallbacks
 from __future__ import annotations
 
 import bisect
+import functools
 import heapq
 import math
 from collections.abc import Collection, Iterable, Mapping, Sequence
@@ -252,6 +253,7 @@ class Listed(NamedTuple):
     url: str
 
 
+@functools.lru_cache(maxsize=1 << 16)  # once per candidate of every read: urlsplit is not cheap
 def story_key(url: str) -> str:
     """What two copies of one page share: host and path, without scheme, query, fragment or final slash."""
     parts = urlsplit(url)

@@ -32,6 +32,9 @@ check: lint mypy test
 
 bench: $(STAMP)  ## the benchmarks, run on demand; each prints its numbers
 	$(PY) bench/beacon.py
+	$(PY) bench/beacon.py --articles 500
+	PYTHONPATH=$(CURDIR) $(PY) bench/scaleout.py
+	$(PY) bench/redis_cpu.py
 	$(PY) bench/flush_bench.py
 	$(PY) bench/related_latency.py --articles 100000
 	$(PY) bench/import_stall.py 20000 --build

@@ -74,7 +74,7 @@ class RedisCounters:
         self._per_shard = isinstance(redis, Cluster)  # a script call's keys in one slot; one Redis: one queue
         self._queues: dict[int, list[Pending]] = {}
         self._drains: dict[int, asyncio.Task[None]] = {}
-        self._keys: dict[str, tuple[str, str, str, str]] = {}
+        self._keys: dict[str, tuple[str, str, str, str, int]] = {}
         self._tokens = map(f"{os.urandom(6).hex()}.%x.".__mod__, itertools.count())  # attempt tokens, unique
 
     async def ingest(self, ev: Event, return_field: str = "") -> IngestResult:
@@ -112,8 +112,8 @@ class RedisCounters:
                      ev.rate_limit)
             found = heads.get(group)
             if found is None:
-                marker_prefix = self._head(args, index, ev, field)
-                found = heads[group] = (str(len(heads) + 1), marker_prefix, keys.shard_of(ev.article_id))
+                marker_prefix, shard = self._head(args, index, ev, field)
+                found = heads[group] = (str(len(heads) + 1), marker_prefix, shard)
             number, marker_prefix, shard = found
             e = index.setdefault(marker_prefix + ev.event_id, len(index) + 1)
             w = r = 0
@@ -151,20 +151,19 @@ class RedisCounters:
             if not future.done():
                 future.set_result(result)
 
-    def _head(self, args: list[str], index: dict[str, int], ev: Event, field: str) -> str:
+    def _head(self, args: list[str], index: dict[str, int], ev: Event, field: str) -> tuple[str, int]:
         """Append the head, the fields an event shares with the batch's other events of its article, metric
-        and hour, to `args`; returns the article's event-marker key prefix."""
-        art, tot, ev_prefix, uv_prefix = self._article_keys(ev.article_id)
+        and hour, to `args`; returns the article's event-marker key prefix and its shard."""
+        art, tot, ev_prefix, uv_prefix, shard = self._article_keys(ev.article_id)
         a = index.setdefault(art, len(index) + 1)
         t = index.setdefault(tot, len(index) + 1)
         u = index.setdefault(f"{uv_prefix}{ev.day}", len(index) + 1)
-        shard = keys.shard_of(ev.article_id)
         h = index.setdefault(keys.hot(shard, ev.metric, ev.hour), len(index) + 1)
         d = index.setdefault(keys.delta(shard), len(index) + 1)
         hot = "1" if ev.metric in HOT_METRICS else "0"
         args += (str(a), str(t), str(u), str(h), ev.article_id, ev.metric, ev.network, str(ev.hour),
                  str(ev.event_ttl), str(ev.day), field, hot, str(ev.window_s), str(ev.rate_limit), str(d))
-        return ev_prefix
+        return ev_prefix, shard
 
     async def _over_link(self, command: bytes) -> list[bytes | None]:
         assert self._link is not None
@@ -175,15 +174,15 @@ class RedisCounters:
             reply = await self._link.call(command)
         return reply
 
-    def _article_keys(self, article_id: str) -> tuple[str, str, str, str]:
-        """An article's keys and key prefixes, kept for the articles being read now (bounded)."""
+    def _article_keys(self, article_id: str) -> tuple[str, str, str, str, int]:
+        """An article's keys and key prefixes, and its shard, kept for the articles being read now (bounded)."""
         found = self._keys.get(article_id)
         if found is None:
             if len(self._keys) >= KEY_CACHE_SIZE:
                 self._keys.clear()
             found = self._keys[article_id] = (
                 keys.article(article_id), keys.totals(article_id), keys.event(article_id, ""),
-                keys.visitors(article_id, 0)[:-1],
+                keys.visitors(article_id, 0)[:-1], keys.shard_of(article_id),
             )
         return found
 
